@@ -64,6 +64,4 @@ def normalise_license(value: str) -> str:
         return _ALIASES[lower]
     close = difflib.get_close_matches(text, list(LICENSES), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UnknownLicense(
-        f"{text!r} is not an SPDX license id (see https://spdx.org/licenses/){hint}"
-    )
+    raise UnknownLicense(f"{text!r} is not an SPDX license id (see https://spdx.org/licenses/){hint}")

@@ -207,7 +207,9 @@ class DatasetMetadata(_Strict):
     )
     method: Method | None = None
     data_level: DataLevel | None = None
-    fidelity: str | None = Field(None, description="Data fidelity, e.g. 'DFT-PBE', 'high-throughput screening'")
+    fidelity: str | None = Field(
+        None, description="Data fidelity, e.g. 'DFT-PBE', 'high-throughput screening'"
+    )
     dimensionality: str | None = Field(None, description="e.g. '0D', '1D time series', '3D tomogram'")
     software: list[Software] = Field(
         default_factory=list, description="Software (name, version) needed to read non-open formats"

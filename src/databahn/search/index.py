@@ -1,0 +1,325 @@
+"""Search over published datasets: full-text, facets with counts, sorting, paging.
+
+One interface, two full-text engines: SQLite FTS5 (embedded) and PostgreSQL tsvector (scale-out).
+Everything else — facets, filters, the access filter, sorting, paging — is shared SQL, and the
+access policy's clause is part of the very query that counts, so totals and facet counts never
+include what the principal may not see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, literal_column, select, text
+from sqlalchemy.orm import Session
+
+from databahn.db.models import Dataset, SearchDoc, SearchFacet, Version
+from databahn.services.policy import Principal, readable
+
+FACET_KEYS = (
+    "work_package",
+    "partner",
+    "data_level",
+    "method",
+    "format",
+    "license",
+    "year",
+    "keyword",
+    "access",
+    "resource_type",
+)
+SORTS = ("relevance", "newest", "oldest", "title")
+_TOKEN = re.compile(r"[\w][\w.+-]*", re.UNICODE)
+
+
+@dataclass
+class SearchQuery:
+    text: str = ""
+    facets: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "relevance"
+    page: int = 1
+    size: int = 20
+    #: extra clauses over Version (e.g. ontology term expansion), ANDed in
+    extra: list[ColumnElement[bool]] = field(default_factory=list)
+    with_facets: bool = True
+
+
+@dataclass
+class SearchResult:
+    total: int
+    version_ids: list[int]
+    facets: dict[str, list[tuple[str, int]]]
+    page: int
+    size: int
+
+
+def facet_values(meta: dict[str, Any], files: list[Any], version: Version) -> list[tuple[str, str]]:
+    """The (key, value) pairs a version contributes to facets."""
+    out: list[tuple[str, str]] = []
+
+    def add(key: str, value: Any) -> None:
+        if value is None or value == "":
+            return
+        out.append((key, str(value)[:300]))
+
+    add("work_package", meta.get("work_package"))
+    add("partner", meta.get("partner"))
+    add("data_level", meta.get("data_level"))
+    method = meta.get("method") or {}
+    add("method", method.get("name") if isinstance(method, dict) else None)
+    add("license", meta.get("license"))
+    add("resource_type", meta.get("resource_type") or "Dataset")
+    add("access", version.access)
+    year = None
+    if meta.get("generated_on"):
+        year = str(meta["generated_on"])[:4]
+    elif version.published_at:
+        year = str(version.published_at.year)
+    add("year", year)
+    for kw in dict.fromkeys(meta.get("keywords") or []):
+        add("keyword", kw)
+    formats: dict[str, None] = {}
+    for f in files:
+        name = f.key.rsplit("/", 1)[-1]
+        if "." in name:
+            formats[name.rsplit(".", 1)[-1].lower()] = None
+    for fmt in formats:
+        add("format", fmt)
+    return out
+
+
+def document_text(meta: dict[str, Any], files: list[Any], pids: list[str], extracted: dict[str, Any]) -> str:
+    """Everything searchable besides the title, as one text."""
+    parts: list[str] = [meta.get("description") or ""]
+    for person in (meta.get("creators") or []) + (meta.get("contributors") or []):
+        parts.append(person.get("name", ""))
+        parts.append(person.get("orcid") or "")
+        parts += [a.get("name", "") for a in person.get("affiliation") or []]
+    parts += meta.get("keywords") or []
+    parts += meta.get("subjects") or []
+    for key in ("work_package", "partner", "interface_aspect", "data_level", "fidelity", "dimensionality"):
+        parts.append(str(meta.get(key) or ""))
+    method = meta.get("method") or {}
+    if isinstance(method, dict):
+        parts += [method.get("name") or "", method.get("protocol") or "", method.get("instrument") or ""]
+    parts += [s.get("name", "") for s in meta.get("software") or []]
+    parts += [f.key for f in files]
+    parts += pids
+    for info in (extracted or {}).values():
+        if isinstance(info, dict):
+            for k in ("technique", "format", "instrument"):
+                if info.get(k):
+                    parts.append(str(info[k]))
+            for s in info.get("structures") or []:
+                parts.append(str(s.get("formula", "")))
+                parts += list(s.get("elements") or [])
+    return " ".join(p for p in parts if p)
+
+
+class SearchIndex(ABC):
+    """Maintains and queries the search documents; `fts_*` is what differs per database."""
+
+    name = "abstract"
+
+    # -- maintenance ------------------------------------------------------------------------
+    def index_version(self, session: Session, version: Version, pids: list[str]) -> None:
+        """(Re)index `version` as its dataset's searchable document, replacing older ones."""
+        self.remove_dataset(session, version.dataset_id)
+        meta = version.meta or {}
+        title = str(meta.get("title", ""))
+        body = document_text(meta, list(version.files), pids, version.extracted or {})
+        session.execute(
+            insert(SearchDoc).values(
+                version_id=version.id,
+                dataset_id=version.dataset_id,
+                title=title,
+                body=body,
+                published_at=version.published_at,
+                title_sort=title.lower()[:200],
+            )
+        )
+        rows = [
+            {"version_id": version.id, "key": k, "value": v}
+            for k, v in dict.fromkeys(facet_values(meta, list(version.files), version))
+        ]
+        if rows:
+            session.execute(insert(SearchFacet), rows)
+        self.fts_upsert(session, version.id, title, body)
+
+    def remove_dataset(self, session: Session, dataset_id: int) -> None:
+        old = session.scalars(select(SearchDoc.version_id).where(SearchDoc.dataset_id == dataset_id)).all()
+        for vid in old:
+            self.fts_delete(session, vid)
+            session.execute(delete(SearchFacet).where(SearchFacet.version_id == vid))
+        session.execute(delete(SearchDoc).where(SearchDoc.dataset_id == dataset_id))
+
+    @abstractmethod
+    def fts_upsert(self, session: Session, version_id: int, title: str, body: str) -> None: ...
+
+    @abstractmethod
+    def fts_delete(self, session: Session, version_id: int) -> None: ...
+
+    @abstractmethod
+    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+        """A select of (version_id, rank) for documents matching the text (lower rank = better)."""
+
+    # -- querying ---------------------------------------------------------------------------
+    def _base(self, principal: Principal, q: SearchQuery) -> tuple[Select[Any], Any]:
+        """Select of SearchDoc.version_id matching text, facets, extra clauses and the policy."""
+        rank: Any = None
+        stmt = (
+            select(SearchDoc.version_id)
+            .join(Version, Version.id == SearchDoc.version_id)
+            .join(Dataset, Dataset.id == Version.dataset_id)
+            .where(readable(principal))
+        )
+        if q.text.strip():
+            match, rank_col = self.fts_match(q.text)
+            sub = match.subquery("m")
+            stmt = stmt.join(sub, sub.c.version_id == SearchDoc.version_id)
+            rank = sub.c.rank
+        for key, values in q.facets.items():
+            if not values:
+                continue
+            stmt = stmt.where(
+                SearchDoc.version_id.in_(
+                    select(SearchFacet.version_id).where(
+                        and_(SearchFacet.key == key, SearchFacet.value.in_(values))
+                    )
+                )
+            )
+        for clause in q.extra:
+            stmt = stmt.where(clause)
+        return stmt, rank
+
+    def search(self, session: Session, principal: Principal, q: SearchQuery) -> SearchResult:
+        base, rank = self._base(principal, q)
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        ordered = base
+        if q.sort == "relevance" and rank is not None:
+            ordered = base.order_by(rank, SearchDoc.published_at.desc())
+        elif q.sort == "oldest":
+            ordered = base.order_by(SearchDoc.published_at.asc(), SearchDoc.version_id)
+        elif q.sort == "title":
+            ordered = base.order_by(SearchDoc.title_sort, SearchDoc.version_id)
+        else:
+            ordered = base.order_by(SearchDoc.published_at.desc(), SearchDoc.version_id.desc())
+        ids = list(session.scalars(ordered.limit(q.size).offset((q.page - 1) * q.size)))
+        facets: dict[str, list[tuple[str, int]]] = {}
+        if q.with_facets and total:
+            matching = base.subquery("hits")
+            rows = session.execute(
+                select(SearchFacet.key, SearchFacet.value, func.count())
+                .join(matching, matching.c.version_id == SearchFacet.version_id)
+                .group_by(SearchFacet.key, SearchFacet.value)
+            ).all()
+            for key, value, count in rows:
+                facets.setdefault(key, []).append((value, int(count)))
+            for key in facets:
+                facets[key].sort(key=lambda kv: (-kv[1], kv[0]))
+        return SearchResult(total=int(total), version_ids=ids, facets=facets, page=q.page, size=q.size)
+
+    def reindex_all(self, session: Session, pid_lookup: Any) -> int:
+        """Rebuild every document from the versions table; returns how many."""
+        session.execute(delete(SearchFacet))
+        session.execute(delete(SearchDoc))
+        self.fts_clear(session)
+        count = 0
+        versions = session.scalars(
+            select(Version).where(Version.is_latest.is_(True), Version.state == "published")
+        )
+        for version in versions:
+            self.index_version(session, version, pid_lookup(version))
+            count += 1
+        return count
+
+    @abstractmethod
+    def fts_clear(self, session: Session) -> None: ...
+
+
+def tokens(query_text: str) -> list[str]:
+    return _TOKEN.findall(query_text.lower())[:32]
+
+
+class SqliteSearchIndex(SearchIndex):
+    """FTS5 with the porter stemmer; user text is tokenised and quoted, never passed raw."""
+
+    name = "sqlite-fts5"
+
+    def fts_upsert(self, session: Session, version_id: int, title: str, body: str) -> None:
+        session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": version_id})
+        session.execute(
+            text("INSERT INTO search_fts(rowid, title, body) VALUES (:id, :title, :body)"),
+            {"id": version_id, "title": title, "body": body},
+        )
+
+    def fts_delete(self, session: Session, version_id: int) -> None:
+        session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": version_id})
+
+    def fts_clear(self, session: Session) -> None:
+        session.execute(text("DELETE FROM search_fts"))
+
+    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+        toks = tokens(query_text)
+        if not toks:
+            toks = ['""']
+        # every token must match (prefix match on the last one, for search-as-you-type)
+        terms = ['"' + t.replace('"', '""') + '"' for t in toks]
+        terms[-1] = terms[-1] + "*"
+        expr = " ".join(terms)
+        stmt = (
+            select(
+                literal_column("rowid").label("version_id"),
+                literal_column("bm25(search_fts, 5.0, 1.0)").label("rank"),
+            )
+            .select_from(text("search_fts"))
+            .where(text("search_fts MATCH :q").bindparams(q=expr))
+        )
+        return stmt, None
+
+
+class PostgresSearchIndex(SearchIndex):
+    """tsvector column on search_docs with a GIN index; websearch syntax for user text."""
+
+    name = "postgres-tsvector"
+
+    def fts_upsert(self, session: Session, version_id: int, title: str, body: str) -> None:
+        session.execute(
+            text(
+                "UPDATE search_docs SET tsv = setweight(to_tsvector('english', :title), 'A') || "
+                "setweight(to_tsvector('english', :body), 'B') WHERE version_id = :id"
+            ),
+            {"id": version_id, "title": title, "body": body},
+        )
+
+    def fts_delete(self, session: Session, version_id: int) -> None:
+        return None  # the tsvector lives in the search_docs row, deleted with it
+
+    def fts_clear(self, session: Session) -> None:
+        return None
+
+    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+        words = re.findall(r"\w+", query_text.lower())[:32]
+        expr = " & ".join(w + ":*" for w in words) or "''"
+        query = func.to_tsquery(literal_column("'english'"), expr)
+        tsv = literal_column("search_docs.tsv")
+        stmt = select(
+            SearchDoc.version_id.label("version_id"),
+            (-func.ts_rank_cd(tsv, query)).label("rank"),
+        ).where(tsv.op("@@")(query))
+        return stmt, None
+
+
+def make_search_index(dialect: str) -> SearchIndex:
+    return PostgresSearchIndex() if dialect == "postgresql" else SqliteSearchIndex()
+
+
+def parse_year(value: str) -> int | None:
+    try:
+        return dt.date.fromisoformat(value).year
+    except ValueError:
+        return None
