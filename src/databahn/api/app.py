@@ -65,6 +65,10 @@ def create_app(hub: Hub) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
+        if exc.status_code == 404 and any(ord(ch) < 32 or ord(ch) == 127 for ch in request.scope.get("path", "")):
+            return problem_response(
+                422, "Invalid input", "control characters are not allowed in paths or file names"
+            )
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path} (see /api/docs)"
         if exc.status_code == 405:

@@ -92,7 +92,9 @@ def _diff_versions(old: Version | None, new: Version) -> list[str]:
     if changed:
         changes.append("changed " + ", ".join(changed[:5]) + (" …" if len(changed) > 5 else ""))
     old_meta, new_meta = old.meta or {}, new.meta or {}
-    fields = sorted(k for k in set(old_meta) | set(new_meta) if old_meta.get(k) != new_meta.get(k))
+    fields = sorted(
+        k for k in set(old_meta) | set(new_meta) if k != "version" and old_meta.get(k) != new_meta.get(k)
+    )
     if fields:
         changes.append("metadata: " + ", ".join(fields))
     return changes or ["no changes"]
@@ -422,8 +424,7 @@ class DatasetService:
                 s.scalar(select(func.max(Version.number)).where(Version.dataset_id == dataset.id)) or 0
             ) + 1
             meta = dict(latest.meta)
-            meta.pop("version", None)
-            meta.pop("generated_on", None)
+            meta.pop("version", None)  # a new label is assigned at publication unless given
             version = Version(
                 dataset_id=dataset.id,
                 pid=ids.version_pid(dataset.pid, number),
