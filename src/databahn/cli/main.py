@@ -408,12 +408,15 @@ def _mount_plugins() -> None:
     """Sub-commands of later capabilities, each in its own module."""
     import importlib
 
-    for module, name in (("databahn.cli.ontology_cmd", "ontology"),):
+    for module, attr, name in (
+        ("databahn.cli.ontology_cmd", "app", "ontology"),
+        ("databahn.dmp.cli", "dmp_app", "dmp"),
+    ):
         try:
             sub = importlib.import_module(module)
         except ImportError:
             continue
-        app.add_typer(sub.app, name=name)
+        app.add_typer(getattr(sub, attr), name=name)
 
 
 _mount_plugins()
@@ -421,3 +424,7 @@ _mount_plugins()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -216,6 +216,14 @@ class SearchDoc(Base):
     body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     title_sort: Mapped[str] = mapped_column(String(200), index=True)
+    # the access facts of the version, copied so the policy can filter search without joins
+    state: Mapped[str] = mapped_column(String(16), default="published")
+    access: Mapped[str] = mapped_column(String(16), default="public", index=True)
+    metadata_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    embargo_until: Mapped[dt.date | None] = mapped_column(Date)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    # bumped whenever this document's facets are rewritten (lets facet caches notice)
+    rev: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SearchFacet(Base):

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from databahn.db.models import Dataset, SearchDoc, SearchFacet, Version
-from databahn.services.policy import Principal, readable
+from databahn.db.models import SearchDoc, SearchFacet, Version
+from databahn.search.facets import FacetCounter
+from databahn.services.policy import Facts, Principal, readable
 
 FACET_KEYS = (
     "work_package",
@@ -120,14 +121,28 @@ def document_text(meta: dict[str, Any], files: list[Any], pids: list[str], extra
     return " ".join(p for p in parts if p)
 
 
+DOC_FACTS = Facts(
+    version_id=SearchDoc.version_id,
+    state=SearchDoc.state,
+    access=SearchDoc.access,
+    metadata_only=SearchDoc.metadata_only,
+    embargo_until=SearchDoc.embargo_until,
+    owner_id=SearchDoc.owner_id,
+)
+
+
 class SearchIndex(ABC):
     """Maintains and queries the search documents; `fts_*` is what differs per database."""
 
     name = "abstract"
 
+    def __init__(self) -> None:
+        self.facet_counter = FacetCounter()
+
     # -- maintenance ------------------------------------------------------------------------
     def index_version(self, session: Session, version: Version, pids: list[str]) -> None:
         """(Re)index `version` as its dataset's searchable document, replacing older ones."""
+        old_rev = session.scalar(select(SearchDoc.rev).where(SearchDoc.version_id == version.id))
         self.remove_dataset(session, version.dataset_id)
         meta = version.meta or {}
         title = str(meta.get("title", ""))
@@ -140,6 +155,12 @@ class SearchIndex(ABC):
                 body=body,
                 published_at=version.published_at,
                 title_sort=title.lower()[:200],
+                state=version.state,
+                access=version.access,
+                metadata_only=version.metadata_only,
+                embargo_until=version.embargo_until,
+                owner_id=version.dataset.owner_id,
+                rev=(old_rev or 0) + 1,
             )
         )
         rows = [
@@ -164,63 +185,55 @@ class SearchIndex(ABC):
     def fts_delete(self, session: Session, version_id: int) -> None: ...
 
     @abstractmethod
-    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+    def fts_clear(self, session: Session) -> None: ...
+
+    @abstractmethod
+    def fts_match(self, query_text: str) -> Select[Any]:
         """A select of (version_id, rank) for documents matching the text (lower rank = better)."""
 
     # -- querying ---------------------------------------------------------------------------
-    def _base(self, principal: Principal, q: SearchQuery) -> tuple[Select[Any], Any]:
-        """Select of SearchDoc.version_id matching text, facets, extra clauses and the policy."""
+    def _where(self, principal: Principal, q: SearchQuery) -> tuple[list[Any], Any]:
+        """Clauses over SearchDoc (text, facet filters, extras, the access policy) and the rank column."""
+        clauses: list[Any] = [readable(principal, facts=DOC_FACTS)]
         rank: Any = None
-        stmt = (
-            select(SearchDoc.version_id)
-            .join(Version, Version.id == SearchDoc.version_id)
-            .join(Dataset, Dataset.id == Version.dataset_id)
-            .where(readable(principal))
-        )
         if q.text.strip():
-            match, rank_col = self.fts_match(q.text)
-            sub = match.subquery("m")
-            stmt = stmt.join(sub, sub.c.version_id == SearchDoc.version_id)
-            rank = sub.c.rank
+            match = self.fts_match(q.text).subquery("m")
+            clauses.append(SearchDoc.version_id == match.c.version_id)
+            rank = match.c.rank
         for key, values in q.facets.items():
-            if not values:
-                continue
-            stmt = stmt.where(
-                SearchDoc.version_id.in_(
-                    select(SearchFacet.version_id).where(
-                        and_(SearchFacet.key == key, SearchFacet.value.in_(values))
+            if values:
+                clauses.append(
+                    SearchDoc.version_id.in_(
+                        select(SearchFacet.version_id).where(
+                            and_(SearchFacet.key == key, SearchFacet.value.in_(values))
+                        )
                     )
                 )
-            )
-        for clause in q.extra:
-            stmt = stmt.where(clause)
-        return stmt, rank
+        clauses.extend(q.extra)
+        return clauses, rank
 
     def search(self, session: Session, principal: Principal, q: SearchQuery) -> SearchResult:
-        base, rank = self._base(principal, q)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        ordered = base
-        if q.sort == "relevance" and rank is not None:
-            ordered = base.order_by(rank, SearchDoc.published_at.desc())
-        elif q.sort == "oldest":
-            ordered = base.order_by(SearchDoc.published_at.asc(), SearchDoc.version_id)
-        elif q.sort == "title":
-            ordered = base.order_by(SearchDoc.title_sort, SearchDoc.version_id)
-        else:
-            ordered = base.order_by(SearchDoc.published_at.desc(), SearchDoc.version_id.desc())
-        ids = list(session.scalars(ordered.limit(q.size).offset((q.page - 1) * q.size)))
+        clauses, rank = self._where(principal, q)
         facets: dict[str, list[tuple[str, int]]] = {}
-        if q.with_facets and total:
-            matching = base.subquery("hits")
-            rows = session.execute(
-                select(SearchFacet.key, SearchFacet.value, func.count())
-                .join(matching, matching.c.version_id == SearchFacet.version_id)
-                .group_by(SearchFacet.key, SearchFacet.value)
-            ).all()
-            for key, value, count in rows:
-                facets.setdefault(key, []).append((value, int(count)))
-            for key in facets:
-                facets[key].sort(key=lambda kv: (-kv[1], kv[0]))
+        if q.with_facets:
+            # one pass over the hits gives the total and feeds the facet counter
+            rows = session.execute(select(SearchDoc.version_id, SearchDoc.rev).where(*clauses)).all()
+            total = len(rows)
+            if rows:
+                vids, revs = zip(*rows, strict=True)
+                facets = self.facet_counter.count(session, vids, revs)
+        else:
+            total = session.scalar(select(func.count()).select_from(SearchDoc).where(*clauses)) or 0
+        ordered = select(SearchDoc.version_id).where(*clauses)
+        if q.sort == "relevance" and rank is not None:
+            ordered = ordered.order_by(rank, SearchDoc.published_at.desc())
+        elif q.sort == "oldest":
+            ordered = ordered.order_by(SearchDoc.published_at.asc(), SearchDoc.version_id)
+        elif q.sort == "title":
+            ordered = ordered.order_by(SearchDoc.title_sort, SearchDoc.version_id)
+        else:
+            ordered = ordered.order_by(SearchDoc.published_at.desc(), SearchDoc.version_id.desc())
+        ids = list(session.scalars(ordered.limit(q.size).offset((q.page - 1) * q.size)))
         return SearchResult(total=int(total), version_ids=ids, facets=facets, page=q.page, size=q.size)
 
     def reindex_all(self, session: Session, pid_lookup: Any) -> int:
@@ -236,9 +249,6 @@ class SearchIndex(ABC):
             self.index_version(session, version, pid_lookup(version))
             count += 1
         return count
-
-    @abstractmethod
-    def fts_clear(self, session: Session) -> None: ...
 
 
 def tokens(query_text: str) -> list[str]:
@@ -263,7 +273,7 @@ class SqliteSearchIndex(SearchIndex):
     def fts_clear(self, session: Session) -> None:
         session.execute(text("DELETE FROM search_fts"))
 
-    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+    def fts_match(self, query_text: str) -> Select[Any]:
         toks = tokens(query_text)
         if not toks:
             toks = ['""']
@@ -279,7 +289,7 @@ class SqliteSearchIndex(SearchIndex):
             .select_from(text("search_fts"))
             .where(text("search_fts MATCH :q").bindparams(q=expr))
         )
-        return stmt, None
+        return stmt
 
 
 class PostgresSearchIndex(SearchIndex):
@@ -302,7 +312,7 @@ class PostgresSearchIndex(SearchIndex):
     def fts_clear(self, session: Session) -> None:
         return None
 
-    def fts_match(self, query_text: str) -> tuple[Select[Any], Any]:
+    def fts_match(self, query_text: str) -> Select[Any]:
         words = re.findall(r"\w+", query_text.lower())[:32]
         expr = " & ".join(w + ":*" for w in words) or "''"
         query = func.to_tsquery(literal_column("'english'"), expr)
@@ -311,7 +321,7 @@ class PostgresSearchIndex(SearchIndex):
             SearchDoc.version_id.label("version_id"),
             (-func.ts_rank_cd(tsv, query)).label("rank"),
         ).where(tsv.op("@@")(query))
-        return stmt, None
+        return stmt
 
 
 def make_search_index(dialect: str) -> SearchIndex:

@@ -13,6 +13,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
@@ -53,19 +54,42 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+@dataclass(frozen=True)
+class Facts:
+    """The columns a rule's SQL clause reads. Versions ⋈ datasets by default; the search index
+    keeps a denormalised copy of the same facts so search can filter without joins."""
+
+    version_id: Any
+    state: Any
+    access: Any
+    metadata_only: Any
+    embargo_until: Any
+    owner_id: Any
+
+
+VERSION_FACTS = Facts(
+    version_id=Version.id,
+    state=Version.state,
+    access=Version.access,
+    metadata_only=Version.metadata_only,
+    embargo_until=Version.embargo_until,
+    owner_id=Dataset.owner_id,
+)
+
+
 class Rule(ABC):
     @abstractmethod
     def allows(self, p: Principal, v: Version) -> bool: ...
 
     @abstractmethod
-    def where(self, p: Principal) -> ColumnElement[bool]: ...
+    def where(self, p: Principal, f: Facts) -> ColumnElement[bool]: ...
 
 
 class IsAdmin(Rule):
     def allows(self, p: Principal, v: Version) -> bool:
         return p.is_admin
 
-    def where(self, p: Principal) -> ColumnElement[bool]:
+    def where(self, p: Principal, f: Facts) -> ColumnElement[bool]:
         return true() if p.is_admin else false()
 
 
@@ -73,8 +97,8 @@ class IsOwner(Rule):
     def allows(self, p: Principal, v: Version) -> bool:
         return p.user_id is not None and v.dataset.owner_id == p.user_id
 
-    def where(self, p: Principal) -> ColumnElement[bool]:
-        return Dataset.owner_id == p.user_id if p.user_id is not None else false()
+    def where(self, p: Principal, f: Facts) -> ColumnElement[bool]:
+        return f.owner_id == p.user_id if p.user_id is not None else false()
 
 
 class PublishedPublic(Rule):
@@ -83,8 +107,8 @@ class PublishedPublic(Rule):
     def allows(self, p: Principal, v: Version) -> bool:
         return v.state == "published" and v.access == "public"
 
-    def where(self, p: Principal) -> ColumnElement[bool]:
-        return and_(Version.state == "published", Version.access == "public")
+    def where(self, p: Principal, f: Facts) -> ColumnElement[bool]:
+        return and_(f.state == "published", f.access == "public")
 
 
 class PublishedPublicFilesOpen(Rule):
@@ -98,12 +122,12 @@ class PublishedPublicFilesOpen(Rule):
             and (v.embargo_until is None or v.embargo_until <= _today())
         )
 
-    def where(self, p: Principal) -> ColumnElement[bool]:
+    def where(self, p: Principal, f: Facts) -> ColumnElement[bool]:
         return and_(
-            Version.state == "published",
-            Version.access == "public",
-            Version.metadata_only.is_(False),
-            or_(Version.embargo_until.is_(None), Version.embargo_until <= _today()),
+            f.state == "published",
+            f.access == "public",
+            f.metadata_only.is_(False),
+            or_(f.embargo_until.is_(None), f.embargo_until <= _today()),
         )
 
 
@@ -121,6 +145,9 @@ def can(principal: Principal, action: Action, version: Version) -> bool:
     return any(rule.allows(principal, version) for rule in POLICY[action])
 
 
-def readable(principal: Principal, action: Action = Action.read_metadata) -> ColumnElement[bool]:
-    """SQL clause over Version ⋈ Dataset selecting exactly the versions `can()` allows."""
-    return or_(*(rule.where(principal) for rule in POLICY[action]))
+def readable(
+    principal: Principal, action: Action = Action.read_metadata, facts: Facts = VERSION_FACTS
+) -> ColumnElement[bool]:
+    """SQL clause selecting exactly the versions `can()` allows (over Version ⋈ Dataset by default,
+    or over another table holding the same facts, such as the search index)."""
+    return or_(*(rule.where(principal, facts) for rule in POLICY[action]))

@@ -181,6 +181,12 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("title_sort", sa.String(length=200), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("access", sa.String(length=16), nullable=False),
+        sa.Column("metadata_only", sa.Boolean(), nullable=False),
+        sa.Column("embargo_until", sa.Date(), nullable=True),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("rev", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["dataset_id"], ["datasets.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["version_id"], ["versions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("version_id"),
@@ -189,6 +195,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_search_docs_dataset_id"), ["dataset_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_search_docs_published_at"), ["published_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_search_docs_title_sort"), ["title_sort"], unique=False)
+        batch_op.create_index(batch_op.f("ix_search_docs_access"), ["access"], unique=False)
+        batch_op.create_index(batch_op.f("ix_search_docs_owner_id"), ["owner_id"], unique=False)
 
     op.create_table(
         "search_facets",

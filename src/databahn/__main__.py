@@ -1,0 +1,5 @@
+"""`python -m databahn` runs the CLI."""
+
+from databahn.cli.main import main
+
+main()
