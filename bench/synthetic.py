@@ -104,8 +104,7 @@ def populate(hub: Hub, n: int, *, seed: int = 42, batch: int = 2000, log: Any = 
             fake_version = type("V", (), {"access": "public", "published_at": published})()
             files = _Files(keys).files
             body = document_text(meta, files, [concept, f"{concept}.v1"], {})
-            docs.append({"version_id": i, "dataset_id": i, "title": meta["title"], "body": body,
-                         "published_at": published, "title_sort": meta["title"].lower()[:200],
+            docs.append({"version_id": i, "dataset_id": i, "published_at": published, "title_sort": meta["title"].lower()[:200],
                          "state": "published", "access": "public", "metadata_only": False,
                          "embargo_until": None, "owner_id": owner, "rev": 1})
             for key, value in dict.fromkeys(facet_values(meta, files, fake_version)):  # type: ignore[arg-type]

@@ -421,6 +421,10 @@ def _mount_plugins() -> None:
 
 _mount_plugins()
 
+from databahn.exporters.cli import register as _register_exports  # noqa: E402
+
+_register_exports(app)
+
 
 def main() -> None:
     app()

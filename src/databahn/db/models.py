@@ -204,24 +204,24 @@ class IdentifierEntry(Base):
 class SearchDoc(Base):
     """Denormalised search document of a dataset's latest published version.
 
-    Full-text lives in a dialect-specific index (SQLite FTS5 table `search_fts` keyed by
-    version id; a tsvector column on PostgreSQL), created by the migration.
+    Kept narrow on purpose: a search over every document scans only these few columns (the
+    policy index covers them). The text lives in a dialect-specific full-text index (SQLite FTS5
+    table `search_fts` keyed by version id; a tsvector column on PostgreSQL), made by the migration.
     """
 
     __tablename__ = "search_docs"
+    __table_args__ = (Index("ix_search_docs_policy", "access", "state", "owner_id", "version_id", "rev"),)
 
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     title_sort: Mapped[str] = mapped_column(String(200), index=True)
     # the access facts of the version, copied so the policy can filter search without joins
     state: Mapped[str] = mapped_column(String(16), default="published")
-    access: Mapped[str] = mapped_column(String(16), default="public", index=True)
+    access: Mapped[str] = mapped_column(String(16), default="public")
     metadata_only: Mapped[bool] = mapped_column(Boolean, default=False)
     embargo_until: Mapped[dt.date | None] = mapped_column(Date)
-    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer)
     # bumped whenever this document's facets are rewritten (lets facet caches notice)
     rev: Mapped[int] = mapped_column(Integer, default=0)
 

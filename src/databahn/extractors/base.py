@@ -109,6 +109,8 @@ class Extractor(ABC):
 
     #: short unique name, e.g. 'biologic'
     name: str = "abstract"
+    #: human name of the format family, e.g. 'BioLogic EC-Lab'
+    label: str = ""
     #: file name suffixes (lower case, with dot) this extractor usually handles
     suffixes: tuple[str, ...] = ()
 

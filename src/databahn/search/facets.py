@@ -103,7 +103,7 @@ class FacetCounter:
         for code in np.flatnonzero(counts):
             key, value = labels[int(code)]
             facets.setdefault(key, []).append((value, int(counts[code])))
-        for key, values in facets.items():
+        for values in facets.values():
             values.sort(key=lambda kv: (-kv[1], kv[0]))
             del values[MAX_VALUES_PER_FACET:]
         return facets

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
@@ -151,8 +152,6 @@ class SearchIndex(ABC):
             insert(SearchDoc).values(
                 version_id=version.id,
                 dataset_id=version.dataset_id,
-                title=title,
-                body=body,
                 published_at=version.published_at,
                 title_sort=title.lower()[:200],
                 state=version.state,
@@ -216,12 +215,13 @@ class SearchIndex(ABC):
         clauses, rank = self._where(principal, q)
         facets: dict[str, list[tuple[str, int]]] = {}
         if q.with_facets:
-            # one pass over the hits gives the total and feeds the facet counter
-            rows = session.execute(select(SearchDoc.version_id, SearchDoc.rev).where(*clauses)).all()
-            total = len(rows)
-            if rows:
-                vids, revs = zip(*rows, strict=True)
-                facets = self.facet_counter.count(session, vids, revs)
+            # one pass over the hits gives the total and feeds the facet counter; fetched through
+            # the raw cursor because building 100,000 Row objects would cost more than the query
+            stmt = select(SearchDoc.version_id, SearchDoc.rev).where(*clauses)
+            rows = _fetch_int_pairs(session, stmt)
+            total = int(rows.shape[0])
+            if total:
+                facets = self.facet_counter.count(session, rows[:, 0], rows[:, 1])
         else:
             total = session.scalar(select(func.count()).select_from(SearchDoc).where(*clauses)) or 0
         ordered = select(SearchDoc.version_id).where(*clauses)
@@ -249,6 +249,23 @@ class SearchIndex(ABC):
             self.index_version(session, version, pid_lookup(version))
             count += 1
         return count
+
+
+def _fetch_int_pairs(session: Session, stmt: Select[Any]) -> np.ndarray:
+    """Execute a two-integer-column select and return an (n, 2) int64 array."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if conn.dialect.name == "sqlite":
+        sql = str(compiled)
+        positional = [params[name] for name in compiled.positiontup or []]
+        cursor = conn.connection.driver_connection.execute(sql, positional)  # type: ignore[union-attr]
+        data = cursor.fetchall()
+    else:
+        data = conn.execute(stmt).all()
+    if not data:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.array(data, dtype=np.int64)
 
 
 def tokens(query_text: str) -> list[str]:

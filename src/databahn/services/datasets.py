@@ -171,7 +171,35 @@ class DatasetService:
         return version
 
     # -- record building ----------------------------------------------------------------------
-    def to_record(self, s: Session, version: Version, principal: Principal) -> VersionRecord:
+    def _identifier_rows(self, s: Session, versions: list[Version]) -> dict[int, list[IdentifierEntry]]:
+        """Non-hub identifiers of many versions in one query, keyed by version id."""
+        by_dataset: dict[int, list[IdentifierEntry]] = {}
+        if versions:
+            for row in s.scalars(
+                select(IdentifierEntry)
+                .where(
+                    IdentifierEntry.dataset_id.in_({v.dataset_id for v in versions}),
+                    IdentifierEntry.scheme != "hub",
+                )
+                .order_by(IdentifierEntry.id)
+            ):
+                by_dataset.setdefault(row.dataset_id, []).append(row)
+        return {
+            v.id: [r for r in by_dataset.get(v.dataset_id, []) if r.version_id in (None, v.id)] for v in versions
+        }
+
+    def to_records(self, s: Session, versions: list[Version], principal: Principal) -> list[VersionRecord]:
+        idents = self._identifier_rows(s, versions)
+        return [self.to_record(s, v, principal, identifier_rows=idents[v.id]) for v in versions]
+
+    def to_record(
+        self,
+        s: Session,
+        version: Version,
+        principal: Principal,
+        *,
+        identifier_rows: list[IdentifierEntry] | None = None,
+    ) -> VersionRecord:
         base = self.hub.settings.base_url.rstrip("/")
         files_visible = can(principal, Action.read_files, version)
         files: list[FileRecord] = []
@@ -197,15 +225,9 @@ class DatasetService:
             Identifier(scheme="hub", value=version.pid, level="version"),
             Identifier(scheme="hub", value=version.dataset.pid, level="dataset"),
         ]
-        for row in s.scalars(
-            select(IdentifierEntry)
-            .where(
-                IdentifierEntry.dataset_id == version.dataset_id,
-                or_(IdentifierEntry.version_id.is_(None), IdentifierEntry.version_id == version.id),
-                IdentifierEntry.scheme != "hub",
-            )
-            .order_by(IdentifierEntry.id)
-        ):
+        if identifier_rows is None:
+            identifier_rows = self._identifier_rows(s, [version])[version.id]
+        for row in identifier_rows:
             idents.append(
                 Identifier(
                     scheme=row.scheme,
@@ -558,10 +580,13 @@ class DatasetService:
                 for v in s.scalars(
                     select(Version)
                     .where(Version.id.in_(result.version_ids))
-                    .options(selectinload(Version.files), selectinload(Version.dataset))
+                    .options(
+                        selectinload(Version.files),
+                        selectinload(Version.dataset).selectinload(Dataset.owner),
+                    )
                 )
             }
-            hits = [self.to_record(s, versions[i], principal) for i in result.version_ids if i in versions]
+            hits = self.to_records(s, [versions[i] for i in result.version_ids if i in versions], principal)
             return SearchPage(
                 total=result.total, page=result.page, size=result.size, hits=hits, facets=result.facets
             )

@@ -72,14 +72,14 @@ class Hasher:
 def iter_stream(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
     """Yield non-empty chunks from a file object or an iterable of bytes."""
     if hasattr(stream, "read"):
-        reader = stream  # type: ignore[assignment]
+        reader = stream
         while True:
-            block = reader.read(CHUNK)  # type: ignore[union-attr]
+            block = reader.read(CHUNK)
             if not block:
                 return
             yield block
     else:
-        for block in stream:  # type: ignore[union-attr]
+        for block in stream:
             if block:
                 yield bytes(block)
 

@@ -100,9 +100,11 @@ class LocalBlobStore(BlobStore):
         return info
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        if start < 0 or (end is not None and end < 0):
+            raise ValueError(f"byte range [{start}, {end}) must not be negative")
         path = self._path(key)
         try:
-            fh = open(path, "rb")
+            fh = open(path, "rb")  # noqa: SIM115 - closed by _iter_file
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
         return self._iter_file(fh, start, end)

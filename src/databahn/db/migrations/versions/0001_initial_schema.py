@@ -177,8 +177,6 @@ def upgrade() -> None:
         "search_docs",
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("dataset_id", sa.Integer(), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("title_sort", sa.String(length=200), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -195,8 +193,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_search_docs_dataset_id"), ["dataset_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_search_docs_published_at"), ["published_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_search_docs_title_sort"), ["title_sort"], unique=False)
-        batch_op.create_index(batch_op.f("ix_search_docs_access"), ["access"], unique=False)
-        batch_op.create_index(batch_op.f("ix_search_docs_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(
+            "ix_search_docs_policy", ["access", "state", "owner_id", "version_id", "rev"], unique=False
+        )
 
     op.create_table(
         "search_facets",
