@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -63,13 +63,17 @@ def create_app(hub: Hub) -> FastAPI:
         return problem_response(422, "Invalid input", f"invalid request: {detail}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = str(exc.detail)
         if exc.status_code == 404 and any(ord(ch) < 32 or ord(ch) == 127 for ch in request.scope.get("path", "")):
             return problem_response(
                 422, "Invalid input", "control characters are not allowed in paths or file names"
             )
         if exc.status_code == 404 and detail == "Not Found":
+            if not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", ""):
+                from databahn.web.render import error_page
+
+                return error_page(request, 404, "Not found", f"there is no page at {request.url.path}")
             detail = f"no such endpoint: {request.method} {request.url.path} (see /api/docs)"
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path} (see /api/docs)"

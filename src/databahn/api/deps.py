@@ -44,6 +44,12 @@ def get_principal(request: Request) -> Principal:
         if session_user:
             with contextlib.suppress(DatabahnError):
                 principal = hub.users.principal_for_user(int(session_user))
+            unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+            if principal is not ANONYMOUS and unsafe and request.url.path.startswith("/api/"):
+                # a browser session may only change things from our own pages (CSRF)
+                from databahn.web.render import check_csrf_header
+
+                check_csrf_header(request)
     request.state.principal = principal
     return principal
 

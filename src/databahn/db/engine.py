@@ -11,7 +11,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _ADVISORY_LOCK = 7_310_451  # any constant: serialises migrations across server processes
@@ -22,8 +21,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # a small pool: opening a connection (and its PRAGMAs) costs more than most queries
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=16,
+            pool_pre_ping=False,
         )
 
         @event.listens_for(engine, "connect")

@@ -210,7 +210,10 @@ class SearchDoc(Base):
     """
 
     __tablename__ = "search_docs"
-    __table_args__ = (Index("ix_search_docs_policy", "access", "state", "owner_id", "version_id", "rev"),)
+    # covers the policy filter, the default newest-first order and the (version_id, rev) hit list
+    __table_args__ = (
+        Index("ix_search_docs_policy", "access", "state", "published_at", "version_id", "rev", "owner_id"),
+    )
 
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)

@@ -252,20 +252,26 @@ class SearchIndex(ABC):
 
 
 def _fetch_int_pairs(session: Session, stmt: Select[Any]) -> np.ndarray:
-    """Execute a two-integer-column select and return an (n, 2) int64 array."""
-    conn = session.connection()
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if conn.dialect.name == "sqlite":
-        sql = str(compiled)
-        positional = [params[name] for name in compiled.positiontup or []]
-        cursor = conn.connection.driver_connection.execute(sql, positional)  # type: ignore[union-attr]
-        data = cursor.fetchall()
+    """Execute a (version_id, rev) select and return an (n, 2) int64 array.
+
+    The database aggregates the hits into one row (two comma-separated lists on SQLite, two arrays
+    on PostgreSQL): a single value crosses the driver instead of 100,000 row tuples."""
+    sub = stmt.subquery("hits")
+    if session.connection().dialect.name == "sqlite":
+        row = session.execute(
+            select(func.group_concat(sub.c.version_id), func.group_concat(sub.c.rev), func.count())
+        ).one()
+        if not row[2]:
+            return np.zeros((0, 2), dtype=np.int64)
+        vids = np.fromstring(row[0], dtype=np.int64, sep=",")
+        revs = np.fromstring(row[1], dtype=np.int64, sep=",")
     else:
-        data = conn.execute(stmt).all()
-    if not data:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.array(data, dtype=np.int64)
+        row = session.execute(select(func.array_agg(sub.c.version_id), func.array_agg(sub.c.rev))).one()
+        if not row[0]:
+            return np.zeros((0, 2), dtype=np.int64)
+        vids = np.asarray(row[0], dtype=np.int64)
+        revs = np.asarray(row[1], dtype=np.int64)
+    return np.stack([vids, revs], axis=1)
 
 
 def tokens(query_text: str) -> list[str]:

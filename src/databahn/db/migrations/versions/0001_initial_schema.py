@@ -194,7 +194,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_search_docs_published_at"), ["published_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_search_docs_title_sort"), ["title_sort"], unique=False)
         batch_op.create_index(
-            "ix_search_docs_policy", ["access", "state", "owner_id", "version_id", "rev"], unique=False
+            "ix_search_docs_policy",
+            ["access", "state", "published_at", "version_id", "rev", "owner_id"],
+            unique=False,
         )
 
     op.create_table(
