@@ -94,7 +94,9 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ClientError(0, f"cannot reach the hub at {self.url}: {exc} (is `databahn serve` running?)") from None
+            raise ClientError(
+                0, f"cannot reach the hub at {self.url}: {exc} (is `databahn serve` running?)"
+            ) from None
         if response.status_code >= 400:
             raise self._error(response)
         return response
@@ -117,9 +119,19 @@ class Client:
         return self._json("GET", "/api/me")  # type: ignore[no-any-return]
 
     def create(
-        self, metadata: dict[str, Any], *, access: str = "public", metadata_only: bool = False
+        self,
+        metadata: dict[str, Any],
+        *,
+        access: str = "public",
+        metadata_only: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        body = {"metadata": metadata, "access": access, "metadata_only": metadata_only}
+        body = {
+            "metadata": metadata,
+            "access": access,
+            "metadata_only": metadata_only,
+            "options": options or {},
+        }
         return self._json("POST", "/api/datasets", json=body)  # type: ignore[no-any-return]
 
     def get(self, pid: str) -> dict[str, Any]:
@@ -137,8 +149,9 @@ class Client:
     def publish(self, pid: str) -> dict[str, Any]:
         return self._json("POST", f"/api/datasets/{pid}/publish")  # type: ignore[no-any-return]
 
-    def new_version(self, pid: str) -> dict[str, Any]:
-        return self._json("POST", f"/api/datasets/{pid}/versions")  # type: ignore[no-any-return]
+    def new_version(self, pid: str, *, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"options": options} if options else None
+        return self._json("POST", f"/api/datasets/{pid}/versions", json=body)  # type: ignore[no-any-return]
 
     def discard(self, pid: str) -> None:
         self._request("DELETE", f"/api/datasets/{pid}")
@@ -160,7 +173,9 @@ class Client:
         size: int = 20,
         **extra: Any,
     ) -> dict[str, Any]:
+        terms = extra.pop("terms", None) or []
         params: list[tuple[str, Any]] = [("q", query), ("sort", sort), ("page", page), ("size", size)]
+        params += [("term", t) for t in terms]
         for key, values in (facets or {}).items():
             params += [("facet", f"{key}:{v}") for v in values]
         params += [(k, v) for k, v in extra.items() if v is not None]
@@ -266,7 +281,13 @@ class Client:
         self._request("DELETE", f"/api/datasets/{pid}/files/{key}")
 
     def download(
-        self, pid: str, key: str, dest: str | Path, *, progress: ProgressFn | None = None, sha256: str | None = None
+        self,
+        pid: str,
+        key: str,
+        dest: str | Path,
+        *,
+        progress: ProgressFn | None = None,
+        sha256: str | None = None,
     ) -> Path:
         """Stream one file to `dest` (written to a temp name, checked, then renamed)."""
         dest = Path(dest)
@@ -293,6 +314,8 @@ class Client:
             raise
         if expected and digest.hexdigest() != expected:
             tmp.unlink(missing_ok=True)
-            raise ClientError(0, f"{key}: downloaded bytes do not match the sha256 the hub reports; try again")
+            raise ClientError(
+                0, f"{key}: downloaded bytes do not match the sha256 the hub reports; try again"
+            )
         os.replace(tmp, dest)
         return dest

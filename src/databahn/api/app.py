@@ -65,7 +65,9 @@ def create_app(hub: Hub) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = str(exc.detail)
-        if exc.status_code == 404 and any(ord(ch) < 32 or ord(ch) == 127 for ch in request.scope.get("path", "")):
+        if exc.status_code == 404 and any(
+            ord(ch) < 32 or ord(ch) == 127 for ch in request.scope.get("path", "")
+        ):
             return problem_response(
                 422, "Invalid input", "control characters are not allowed in paths or file names"
             )
@@ -97,11 +99,8 @@ def create_app(hub: Hub) -> FastAPI:
 
 
 def _extra_routers() -> list[Any]:
-    """Routers of later capabilities (web UI, OAI-PMH, ...), mounted when present."""
-    routers: list[Any] = []
-    try:
-        from databahn.web.routes import router as web_router
-    except ImportError:
-        return routers
-    routers.append(web_router)
-    return routers
+    """Routers of the plugins (access, ontology, DMP, ...) and the web pages, mounted last."""
+    from databahn.plugins import plugin_routers
+    from databahn.web.routes import router as web_router
+
+    return [*plugin_routers(), web_router]

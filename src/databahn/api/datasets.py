@@ -27,6 +27,14 @@ class CreateDataset(BaseModel):
     metadata: dict[str, Any] = Field(description="see /api/schemas/metadata")
     access: str = Field("public", description="public, restricted or confidential")
     metadata_only: bool = False
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="deposit options handled by plugins, e.g. share_with, embargo_until, delivers, derived_from",
+    )
+
+
+class NewVersionIn(BaseModel):
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class AccessChange(BaseModel):
@@ -136,9 +144,11 @@ def publish(pid: str, hub: HubDep, principal: PrincipalDep) -> VersionRecord:
 
 
 @router.post("/datasets/{pid}/versions", status_code=201, tags=["datasets"])
-def new_version(pid: str, hub: HubDep, principal: PrincipalDep) -> VersionRecord:
+def new_version(
+    pid: str, hub: HubDep, principal: PrincipalDep, body: NewVersionIn | None = None
+) -> VersionRecord:
     """Start a draft from the latest published version (files are shared, not copied)."""
-    return hub.datasets.new_version(principal, pid)
+    return hub.datasets.new_version(principal, pid, options=body.options if body else None)
 
 
 @router.get("/datasets/{pid}/versions", tags=["datasets"])
@@ -308,13 +318,16 @@ def search(
     principal: PrincipalDep,
     q: str = Query("", max_length=500),
     facet: list[str] = Query(default_factory=list),
+    term: list[str] = Query(default_factory=list, description="ontology term (label or IRI), subclass-aware"),
     sort: str = "relevance",
     page: int = 1,
     size: int = 20,
 ) -> SearchResponse:
     """Full-text search with facets (key:value filters combine: AND across keys, OR within one)."""
+    params: dict[str, Any] = {"term": term} if term else {}
     result = hub.datasets.search(
-        principal, SearchQuery(text=q, facets=parse_facets(facet), sort=sort, page=page, size=size)
+        principal,
+        SearchQuery(text=q, facets=parse_facets(facet), sort=sort, page=page, size=size, params=params),
     )
     hits = [
         SearchHit(

@@ -180,7 +180,10 @@ def token_create(
     """Create an API token for a user; the token is printed as the last line (shown only once)."""
     with errors_as_messages():
         token = open_hub().users.create_token(name, name=label, scopes=scope, expires_in_days=days)
-    err.print(f"token {token.id} for {name}" + (f", expires {token.expires_at:%Y-%m-%d}" if token.expires_at else ""))
+    err.print(
+        f"token {token.id} for {name}"
+        + (f", expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "")
+    )
     sys.stdout.write(token.secret + "\n")
 
 
@@ -259,10 +262,33 @@ def deposit(
     keyword: Annotated[list[str] | None, typer.Option("--keyword", help="keyword (repeatable)")] = None,
     license: Annotated[str | None, typer.Option("--license", help="SPDX license id, e.g. CC-BY-4.0")] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
-    creator: Annotated[list[str] | None, typer.Option("--creator", help="'Family, Given' (repeatable)")] = None,
+    creator: Annotated[
+        list[str] | None, typer.Option("--creator", help="'Family, Given' (repeatable)")
+    ] = None,
     wp: Annotated[str | None, typer.Option("--wp", help="work package, e.g. WP2")] = None,
     partner: Annotated[str | None, typer.Option("--partner")] = None,
     access: Annotated[str | None, typer.Option("--access", help="public, restricted or confidential")] = None,
+    share_with: Annotated[
+        list[str] | None, typer.Option("--share-with", help="group or user (repeatable)")
+    ] = None,
+    embargo_until: Annotated[str | None, typer.Option("--embargo-until", help="YYYY-MM-DD")] = None,
+    embargo_reason: Annotated[str | None, typer.Option("--embargo-reason")] = None,
+    metadata_only: Annotated[
+        bool, typer.Option("--metadata-only", help="announce metadata, keep files closed")
+    ] = False,
+    delivers: Annotated[
+        list[str] | None, typer.Option("--delivers", help="DMP flow, e.g. WP2:WP5 (repeatable)")
+    ] = None,
+    derived_from: Annotated[
+        list[str] | None, typer.Option("--derived-from", help="PID of a source (repeatable)")
+    ] = None,
+    activity: Annotated[
+        str | None, typer.Option("--activity", help="kind of activity that made the data")
+    ] = None,
+    software: Annotated[
+        list[str] | None, typer.Option("--software", help="NAME==VERSION (repeatable)")
+    ] = None,
+    instrument: Annotated[str | None, typer.Option("--instrument")] = None,
     new_version_of: Annotated[str | None, typer.Option("--new-version-of", help="PID of the dataset")] = None,
     publish: Annotated[bool, typer.Option("--publish", help="publish after uploading")] = False,
     url: UrlOpt = None,
@@ -283,16 +309,29 @@ def deposit(
         metadata["keywords"] = list(metadata.get("keywords") or []) + keyword
     if creator:
         metadata["creators"] = list(metadata.get("creators") or []) + [{"name": c} for c in creator]
+    given: dict[str, Any] = {
+        "share_with": share_with,
+        "embargo_until": embargo_until,
+        "embargo_reason": embargo_reason,
+        "delivers": delivers,
+        "derived_from": derived_from,
+        "activity": activity,
+        "software": software,
+        "instrument": instrument,
+    }
+    options = {k: v for k, v in given.items() if v not in (None, [])}
     with errors_as_messages(), Client(url, token) as client:
         if new_version_of:
-            draft = client.new_version(new_version_of)
+            draft = client.new_version(new_version_of, options=options)
             if metadata:
                 merged = {**draft["metadata"], **metadata}
                 draft = client.update_metadata(draft["pid"], merged)
         else:
             if "title" not in metadata:
                 fail("a new dataset needs a title: pass --title or put `title:` in --meta")
-            draft = client.create(metadata, access=access or "public")
+            draft = client.create(
+                metadata, access=access or "public", metadata_only=metadata_only, options=options
+            )
         pid = draft["pid"]
         existing = {f["key"]: f.get("sha256") for f in draft.get("files", [])}
         err.print(f"draft {pid}: uploading {len(files)} file(s)")
@@ -424,6 +463,10 @@ _mount_plugins()
 from databahn.exporters.cli import register as _register_exports  # noqa: E402
 
 _register_exports(app)
+
+from databahn.plugins import register_plugin_commands  # noqa: E402
+
+register_plugin_commands(app)
 
 
 def main() -> None:

@@ -65,8 +65,9 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe when several processes start at once."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema to `revision` ("heads": every plugin's migration branch); safe when several
+    processes start at once."""
     cfg = alembic_config(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:

@@ -74,6 +74,9 @@ class VersionRecord(BaseModel):
     embargo_until: dt.date | None = None
     url: str | None = Field(None, description="landing page URL")
     api_url: str | None = None
+    extras: dict[str, Any] = Field(
+        default_factory=dict, description="read-only fields contributed by plugins (access, provenance, ...)"
+    )
 
     @property
     def doi(self) -> str | None:

@@ -45,8 +45,10 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     size: int = 20
-    #: extra clauses over Version (e.g. ontology term expansion), ANDed in
+    #: extra clauses over SearchDoc (e.g. ontology term expansion), ANDed in
     extra: list[ColumnElement[bool]] = field(default_factory=list)
+    #: plugin-specific search parameters (e.g. {"term": [...]}), turned into `extra` by hooks
+    params: dict[str, Any] = field(default_factory=dict)
     with_facets: bool = True
 
 
@@ -141,7 +143,13 @@ class SearchIndex(ABC):
         self.facet_counter = FacetCounter()
 
     # -- maintenance ------------------------------------------------------------------------
-    def index_version(self, session: Session, version: Version, pids: list[str]) -> None:
+    def index_version(
+        self,
+        session: Session,
+        version: Version,
+        pids: list[str],
+        extra_facets: list[tuple[str, str]] | None = None,
+    ) -> None:
         """(Re)index `version` as its dataset's searchable document, replacing older ones."""
         old_rev = session.scalar(select(SearchDoc.rev).where(SearchDoc.version_id == version.id))
         self.remove_dataset(session, version.dataset_id)
@@ -164,7 +172,7 @@ class SearchIndex(ABC):
         )
         rows = [
             {"version_id": version.id, "key": k, "value": v}
-            for k, v in dict.fromkeys(facet_values(meta, list(version.files), version))
+            for k, v in dict.fromkeys(facet_values(meta, list(version.files), version) + (extra_facets or []))
         ]
         if rows:
             session.execute(insert(SearchFacet), rows)
@@ -236,7 +244,7 @@ class SearchIndex(ABC):
         ids = list(session.scalars(ordered.limit(q.size).offset((q.page - 1) * q.size)))
         return SearchResult(total=int(total), version_ids=ids, facets=facets, page=q.page, size=q.size)
 
-    def reindex_all(self, session: Session, pid_lookup: Any) -> int:
+    def reindex_all(self, session: Session, pid_lookup: Any, extra_facets: Any = None) -> int:
         """Rebuild every document from the versions table; returns how many."""
         session.execute(delete(SearchFacet))
         session.execute(delete(SearchDoc))
@@ -246,7 +254,9 @@ class SearchIndex(ABC):
             select(Version).where(Version.is_latest.is_(True), Version.state == "published")
         )
         for version in versions:
-            self.index_version(session, version, pid_lookup(version))
+            self.index_version(
+                session, version, pid_lookup(version), extra_facets(version) if extra_facets else None
+            )
             count += 1
         return count
 

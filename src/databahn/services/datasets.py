@@ -185,7 +185,8 @@ class DatasetService:
             ):
                 by_dataset.setdefault(row.dataset_id, []).append(row)
         return {
-            v.id: [r for r in by_dataset.get(v.dataset_id, []) if r.version_id in (None, v.id)] for v in versions
+            v.id: [r for r in by_dataset.get(v.dataset_id, []) if r.version_id in (None, v.id)]
+            for v in versions
         }
 
     def to_records(self, s: Session, versions: list[Version], principal: Principal) -> list[VersionRecord]:
@@ -236,6 +237,9 @@ class DatasetService:
                 )
             )
         owner = version.dataset.owner.username if version.dataset.owner else None
+        extras: dict[str, Any] = {}
+        for hook in self.hub.hooks.record_extras:
+            extras.update(hook(s, version, principal))
         return VersionRecord(
             pid=version.pid,
             concept_pid=version.dataset.pid,
@@ -255,6 +259,7 @@ class DatasetService:
             embargo_until=version.embargo_until,
             url=f"{base}/datasets/{version.pid}",
             api_url=f"{base}/api/datasets/{version.pid}",
+            extras=extras,
         )
 
     # -- commands -------------------------------------------------------------------------------
@@ -265,6 +270,7 @@ class DatasetService:
         *,
         access: str = "public",
         metadata_only: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> VersionRecord:
         require_user(principal)
         meta = validate_metadata(metadata)
@@ -300,9 +306,30 @@ class DatasetService:
             s.add(version)
             s.flush()
             self._register_hub_ids(s, dataset, version)
-            self.audit(s, principal, "dataset.create", version.pid)
             s.refresh(version, ["files", "dataset"])
+            self._apply_options(s, version, options)
+            self.audit(s, principal, "dataset.create", version.pid)
             return self.to_record(s, version, principal)
+
+    def _apply_options(self, s: Session, version: Version, options: dict[str, Any] | None) -> None:
+        """Let plugins apply deposit options (sharing, embargo, flows, provenance...) in this transaction."""
+        if not options:
+            return
+        handled: set[str] = set()
+        for hook in self.hub.hooks.create_options:
+            handled |= hook(s, version, options)
+        unknown = sorted(set(options) - handled)
+        if unknown:
+            raise InvalidInput(
+                f"unknown deposit option(s): {', '.join(unknown)}",
+                errors=[FieldError(f"options.{k}", "not understood by this hub") for k in unknown],
+            )
+
+    def _index(self, s: Session, version: Version) -> None:
+        extra: list[tuple[str, str]] = []
+        for hook in self.hub.hooks.index_facets:
+            extra += hook(version)
+        self.hub.search_index.index_version(s, version, self._pids(s, version), extra)
 
     def _register_hub_ids(self, s: Session, dataset: Dataset, version: Version) -> None:
         s.execute(
@@ -378,6 +405,8 @@ class DatasetService:
             problems = [FieldError(f, m) for f, m in meta.publish_problems()]
             if not version.files:
                 problems.append(FieldError("files", "a version needs at least one file to be published"))
+            for check in self.hub.hooks.publish_checks:
+                problems += check(s, version)
             if problems:
                 raise InvalidInput(
                     "cannot publish yet: " + "; ".join(p.message for p in problems), errors=problems
@@ -403,7 +432,9 @@ class DatasetService:
                 version.meta = data
             version.dataset.latest_version_id = version.id
             s.flush()
-            self.hub.search_index.index_version(s, version, self._pids(s, version))
+            for hook in self.hub.hooks.after_publish:
+                hook(s, version)
+            self._index(s, version)
             self.audit(s, principal, "dataset.publish", version.pid)
             return self.to_record(s, version, principal)
 
@@ -417,7 +448,9 @@ class DatasetService:
             )
         )
 
-    def new_version(self, principal: Principal, pid: str) -> VersionRecord:
+    def new_version(
+        self, principal: Principal, pid: str, *, options: dict[str, Any] | None = None
+    ) -> VersionRecord:
         """A draft that starts as a copy of the latest published version (files shared, not copied)."""
         require_user(principal)
         with self.hub.write() as s:
@@ -480,6 +513,7 @@ class DatasetService:
             self._register_hub_ids(s, dataset, version)
             s.flush()
             s.refresh(version, ["files", "dataset"])
+            self._apply_options(s, version, options)
             self.audit(s, principal, "dataset.new_version", version.pid)
             return self.to_record(s, version, principal)
 
@@ -564,7 +598,7 @@ class DatasetService:
             except IntegrityError:
                 raise Conflict(f"{scheme} {value} is already registered") from None
             if version.is_latest and version.state == "published":
-                self.hub.search_index.index_version(s, version, self._pids(s, version))
+                self._index(s, version)
             self.audit(s, principal, "dataset.identifier", version.pid, scheme=scheme, value=value)
             return self.to_record(s, version, principal)
 
@@ -573,6 +607,14 @@ class DatasetService:
             raise InvalidInput(f"unknown sort {query.sort!r}; use relevance, newest, oldest or title")
         if query.page < 1 or not 1 <= query.size <= 200:
             raise InvalidInput("page must be >= 1 and size between 1 and 200")
+        if query.params:
+            clauses: list[Any] = []
+            for hook in self.hub.hooks.search_clauses:
+                clauses += hook(query.params)
+            if not clauses:
+                names = ", ".join(sorted(query.params))
+                raise InvalidInput(f"this hub cannot search by {names} (is the ontology configured?)")
+            query.extra = [*query.extra, *clauses]
         with self.hub.read() as s:
             result = self.hub.search_index.search(s, principal, query)
             versions = {
@@ -605,7 +647,13 @@ class DatasetService:
 
     def reindex(self) -> int:
         with self.hub.write() as s:
-            return self.hub.search_index.reindex_all(s, lambda v: self._pids(s, v))
+            return self.hub.search_index.reindex_all(s, lambda v: self._pids(s, v), self._extra_facets)
+
+    def _extra_facets(self, version: Version) -> list[tuple[str, str]]:
+        extra: list[tuple[str, str]] = []
+        for hook in self.hub.hooks.index_facets:
+            extra += hook(version)
+        return extra
 
     # -- audit ----------------------------------------------------------------------------------
     @staticmethod

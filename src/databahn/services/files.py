@@ -239,7 +239,7 @@ class FileService:
                 f"checksum mismatch for {key!r}: {exc}; nothing was stored, upload the file again",
                 errors=[FieldError(exc.algorithm, str(exc))],
             ) from None
-        return self._record_blob_and_file(
+        record = self._record_blob_and_file(
             principal,
             pid,
             key,
@@ -248,6 +248,13 @@ class FileService:
             derived_from=derived_from,
             replace=replace,
         )
+        self._after_added(pid, key)
+        return record
+
+    def _after_added(self, pid: str, key: str) -> None:
+        """Tell plugins (extraction, ...) about a new file, after its transaction committed."""
+        for hook in self.hub.hooks.after_file_added:
+            hook(pid, key)
 
     def add_external(
         self,
@@ -467,6 +474,7 @@ class FileService:
             if row is not None:
                 row.state = "complete"
                 row.received = info.size
+        self._after_added(version.pid, upload.key)
         return record
 
     def abort_upload(self, principal: Principal, upload_id: str) -> None:

@@ -55,6 +55,16 @@ class Hub:
         self.datasets = DatasetService(self)
         self.files = FileService(self)
 
+        from databahn.plugins import Hooks, load_plugins
+
+        self.hooks = Hooks()
+        #: services contributed by plugins, by name (e.g. hub.ext["access"])
+        self.ext: dict[str, Any] = {}
+        for module in load_plugins():
+            setup = getattr(module, "setup", None)
+            if setup is not None:
+                setup(self)
+
     # -- transactions -----------------------------------------------------------------------
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
