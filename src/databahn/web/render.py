@@ -30,6 +30,28 @@ from databahn.services.policy import Principal
 log = logging.getLogger("databahn.web")
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def add_template_dir(path: Path) -> None:
+    """Let a plugin keep its templates in its own package (they may `{% extends "base.html" %}`)."""
+    search = templates.env.loader.searchpath  # type: ignore[union-attr]
+    if str(path) not in search:
+        search.append(str(path))
+
+
+#: Sections that plugins add to the dataset page: callables (request, VersionRecord) -> HTML or None.
+#: The record they receive was already filtered by the access policy.
+DATASET_PANELS: list[Callable[[Request, Any], Any]] = []
+DATASET_SIDE_PANELS: list[Callable[[Request, Any], Any]] = []
+
+
+def render_panels(panels: list[Callable[[Request, Any], Any]], request: Request, record: Any) -> list[Any]:
+    out = []
+    for panel in panels:
+        html = panel(request, record)
+        if html:
+            out.append(html)
+    return out
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -27,6 +27,8 @@ from databahn.services.policy import Principal
 from databahn.services.users import SCOPES
 from databahn.web import forms, previews, queries
 from databahn.web.render import (
+    DATASET_PANELS,
+    DATASET_SIDE_PANELS,
     HERE,
     NAV_ITEMS,
     HtmlRoute,
@@ -35,6 +37,7 @@ from databahn.web.render import (
     get_hub,
     principal_of,
     render,
+    render_panels,
     safe_next,
 )
 
@@ -250,6 +253,8 @@ def dataset_page(request: Request, pid: str) -> Response:
             "plots": previews.plots(record),
             "structures": previews.structures(record),
             "citation": previews.citation(record, hub.settings.publisher),
+            "panels": render_panels(DATASET_PANELS, request, record),
+            "side_panels": render_panels(DATASET_SIDE_PANELS, request, record),
         },
     )
 
