@@ -6,6 +6,7 @@ plugin is a module that may define any of:
 
     setup(hub)                 attach services (`hub.ext["name"] = ...`) and register `hub.hooks`
     routers() -> [APIRouter]   HTTP routes: JSON API under /api/..., pages, protocol endpoints
+    configure_app(app, hub)    anything else on the ASGI app (middleware, e.g. Link headers)
     register_commands(app)     Typer commands on the `databahn` CLI
 
 Internal plugins are listed in DEFAULT_PLUGINS (a module that does not exist yet is skipped, so a
@@ -45,6 +46,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 class Hooks:
     """Extension points the core calls. Each is a list; plugins append callables.
 
+    - prepare_metadata(metadata) -> metadata: normalise what a depositor sent before validation
+      (e.g. ontology labels → IRIs); raise databahn.errors.InvalidInput to refuse.
     - create_options(s, version, options) -> set[str]: apply deposit options (e.g. share_with,
       embargo_until, delivers, derived_from) inside the create/new-version transaction; return
       the option names handled. Options nobody handles are refused with a clear message.
@@ -57,6 +60,7 @@ class Hooks:
     - record_extras(s, version, principal) -> dict: extra read-only fields for the API record.
     """
 
+    prepare_metadata: list[Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
     create_options: list[Callable[[Session, Version, dict[str, Any]], set[str]]] = field(default_factory=list)
     publish_checks: list[Callable[[Session, Version], list[FieldError]]] = field(default_factory=list)
     after_publish: list[Callable[[Session, Version], None]] = field(default_factory=list)
@@ -93,6 +97,13 @@ def plugin_routers() -> list[Any]:
         if fn is not None:
             routers.extend(fn())
     return routers
+
+
+def configure_plugin_apps(app: Any, hub: Any) -> None:
+    for module in load_plugins():
+        fn = getattr(module, "configure_app", None)
+        if fn is not None:
+            fn(app, hub)
 
 
 def register_plugin_commands(app: Any) -> None:

@@ -95,6 +95,9 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(datasets_router)
     for extra in _extra_routers():
         app.include_router(extra)
+    from databahn.plugins import configure_plugin_apps
+
+    configure_plugin_apps(app, hub)
     return app
 
 

@@ -380,6 +380,9 @@ def get(
 def search(
     query: Annotated[str, typer.Argument(help="search text")] = "",
     facet: Annotated[list[str] | None, typer.Option("--facet", help="KEY=VALUE filter (repeatable)")] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="ontology term, label or IRI; finds subclasses too")
+    ] = None,
     sort: Annotated[str, typer.Option(help="relevance, newest, oldest, title")] = "relevance",
     page: int = 1,
     size: int = 20,
@@ -397,7 +400,7 @@ def search(
             fail(f"--facet {item!r} must look like KEY=VALUE, e.g. work_package=WP2")
         facets.setdefault(key, []).append(value)
     with errors_as_messages(), Client(url, token) as client:
-        result = client.search(query, facets=facets, sort=sort, page=page, size=size)
+        result = client.search(query, facets=facets, sort=sort, page=page, size=size, terms=term or [])
     if as_json:
         print_json(result)
         return
@@ -436,9 +439,22 @@ def versions(pid: str, as_json: JsonOpt = False, url: UrlOpt = None, token: Toke
 
 
 @app.command()
-def publish(pid: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
-    """Publish a draft version."""
+def publish(
+    pid: str,
+    to: Annotated[
+        str | None, typer.Option("--to", help="push to a configured repository (e.g. zenodo)")
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Publish a draft version; with --to NAME, push a published version to a trusted repository."""
     with errors_as_messages(), Client(url, token) as client:
+        if to:
+            result = client._json("POST", f"/api/datasets/{pid}/publish-to/{to}")
+            out.print(
+                f"pushed {pid} to {to}: {result.get('doi') or result.get('url') or result}", highlight=False
+            )
+            return
         record = client.publish(pid)
     out.print(f"published {record['pid']}")
 

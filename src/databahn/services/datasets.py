@@ -60,9 +60,11 @@ class SearchPage:
     facets: dict[str, list[tuple[str, int]]]
 
 
-def validate_metadata(data: Any) -> DatasetMetadata:
+def validate_metadata(data: Any, hooks: Any = None) -> DatasetMetadata:
     if not isinstance(data, dict):
         raise InvalidInput("metadata must be a JSON object (see /api/schemas/metadata)")
+    for prepare in getattr(hooks, "prepare_metadata", ()):
+        data = prepare(dict(data))
     try:
         return DatasetMetadata.model_validate(data)
     except ValidationError as exc:
@@ -273,7 +275,7 @@ class DatasetService:
         options: dict[str, Any] | None = None,
     ) -> VersionRecord:
         require_user(principal)
-        meta = validate_metadata(metadata)
+        meta = validate_metadata(metadata, self.hub.hooks)
         try:
             access_level = Access(access)
         except ValueError:
@@ -360,7 +362,7 @@ class DatasetService:
             return self.to_record(s, version, principal)
 
     def update_metadata(self, principal: Principal, pid: str, metadata: dict[str, Any]) -> VersionRecord:
-        meta = validate_metadata(metadata)
+        meta = validate_metadata(metadata, self.hub.hooks)
         with self.hub.write() as s:
             version = self._editable_draft(s, pid, principal)
             version.meta = _meta_json(meta)
