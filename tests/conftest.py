@@ -7,6 +7,7 @@ are missing, and fails instead under DATABAHN_REQUIRE_SCALEOUT=1 (set by CI).
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -25,6 +26,10 @@ from databahn.services.hub import Hub
 from databahn.services.policy import Principal
 
 pytest_plugins = ["tests.support.fixtures"]
+
+# Automatic extraction after upload is tested on its own (tests/test_extraction_hub.py); elsewhere
+# it would only add background work to tests about other things.
+os.environ.setdefault("DATABAHN_EXTRACT_ON_UPLOAD", "0")
 
 
 def _truncate_all(hub: Hub) -> None:

@@ -308,6 +308,8 @@ def load_demo(hub: Hub, progress: Callable[[str], None] | None = None) -> dict[s
     principal = Principal(user_id=info.id, username=info.username, is_admin=True)
     marker = hub.home / "demo-loaded"
     count = 0
+    background = hub.settings.background_jobs
+    hub.settings.background_jobs = False  # extract the samples now, so their pages show previews
     if not marker.exists():
         for sample in _samples():
             record = hub.datasets.create(principal, sample["metadata"])
@@ -332,6 +334,7 @@ def load_demo(hub: Hub, progress: Callable[[str], None] | None = None) -> dict[s
         marker.write_text("ok\n")
     else:
         say("sample data already loaded")
+    hub.settings.background_jobs = background
     with hub.read() as s:
         from sqlalchemy import func
 

@@ -33,6 +33,9 @@ FACET_KEYS = (
     "keyword",
     "access",
     "resource_type",
+    "technique",
+    "element",
+    "term",
 )
 SORTS = ("relevance", "newest", "oldest", "title")
 _TOKEN = re.compile(r"[\w][\w.+-]*", re.UNICODE)

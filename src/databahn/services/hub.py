@@ -113,6 +113,10 @@ class Hub:
         }
 
     def close(self) -> None:
+        for service in self.ext.values():
+            close = getattr(service, "close", None)
+            if callable(close):
+                close()
         self.store.close()
         self.engine.dispose()
 
