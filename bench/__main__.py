@@ -139,7 +139,8 @@ def bench_ingest(sizes_mb: list[int], workdir: Path) -> None:
                 with open(src, "rb") as fh:
                     t0 = time.perf_counter()
                     r = httpx.put(f"{server.url}/api/datasets/{draft['pid']}/files/big.bin",
-                                  content=iter(lambda: fh.read(1024 * 1024), b""), headers=headers, timeout=600)
+                                  content=iter(lambda: fh.read(4 * 1024 * 1024), b""),
+                                  headers={**headers, "Content-Length": str(size)}, timeout=600)
                     elapsed = time.perf_counter() - t0
                 assert r.status_code == 201, r.text
                 best = min(best, elapsed)

@@ -50,6 +50,15 @@ def get_principal(request: Request) -> Principal:
                 from databahn.web.render import check_csrf_header
 
                 check_csrf_header(request)
+    access = hub.ext.get("access")
+    if access is not None:  # share links: `?share=SECRET`, or remembered by /s/SECRET in the session
+        session = request.scope.get("session") or {}
+        remembered = session.get("share_links", [])
+        given = request.query_params.get("share")
+        if given:
+            principal = access.with_links(principal, [given], strict=True)
+        if remembered:
+            principal = access.with_links(principal, list(remembered), strict=False)
     request.state.principal = principal
     return principal
 
@@ -61,17 +70,17 @@ class _End:
 _END = _End()
 
 
-async def consume_body_in_thread(request: Request, fn: Callable[[Iterator[bytes]], T]) -> T:
+async def consume_body_in_thread(request: Request, fn: Callable[[Iterator[bytes | bytearray]], T]) -> T:
     """Run the blocking `fn(chunks)` in a worker thread while this coroutine feeds it the body.
 
     Memory stays bounded (a small queue of 1 MiB blocks). If the client disconnects, `fn`'s
     iterator raises, so the service abandons the upload and nothing half-written becomes visible.
     If `fn` fails early (e.g. a duplicate file name), reading stops at once.
     """
-    q: queue.Queue[bytes | BaseException | _End] = queue.Queue(maxsize=8)
+    q: queue.Queue[bytes | bytearray | BaseException | _End] = queue.Queue(maxsize=8)
     stop = False
 
-    def chunks() -> Iterator[bytes]:
+    def chunks() -> Iterator[bytes | bytearray]:
         while True:
             item = q.get()
             if isinstance(item, _End):
@@ -83,7 +92,7 @@ async def consume_body_in_thread(request: Request, fn: Callable[[Iterator[bytes]
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(None, fn, chunks())
 
-    async def put(item: bytes | BaseException | _End) -> None:
+    async def put(item: bytes | bytearray | BaseException | _End) -> None:
         while not stop:
             try:
                 q.put_nowait(item)
@@ -101,10 +110,10 @@ async def consume_body_in_thread(request: Request, fn: Callable[[Iterator[bytes]
                     return
                 buf += piece
                 if len(buf) >= COALESCE:
-                    await put(bytes(buf))
-                    buf.clear()
+                    await put(buf)  # handed over whole: a fresh buffer, no copy
+                    buf = bytearray()
             if buf:
-                await put(bytes(buf))
+                await put(buf)
             await put(_END)
         except ClientDisconnect:
             await put(ConnectionAbortedError("the client disconnected before the upload finished"))

@@ -12,6 +12,7 @@ import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -52,25 +53,46 @@ class BlobInfo:
         return self.sha256
 
 
+_MD5_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="databahn-md5")
+_PARALLEL_MIN = 256 * 1024
+
+
 class Hasher:
-    """sha256 + md5 + byte count, fed while streaming so nothing is read twice."""
+    """sha256 + md5 + byte count, fed while streaming so nothing is read twice.
+
+    For large blocks md5 runs on a helper thread while the caller hashes sha256 and writes the
+    block (hashlib releases the GIL), so both digests cost about as much time as the slower one."""
 
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._pending: Future[None] | None = None
         self.size = 0
 
-    def update(self, data: bytes) -> None:
+    def _settle(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        """Hash `data`; for large blocks md5 may still be running when this returns (see `settle`)."""
+        self._settle()
+        if len(data) >= _PARALLEL_MIN:
+            self._pending = _MD5_POOL.submit(self._md5.update, data)
+        else:
+            self._md5.update(data)
         self._sha.update(data)
-        self._md5.update(data)
         self.size += len(data)
 
     def info(self) -> BlobInfo:
+        self._settle()
         return BlobInfo(sha256=self._sha.hexdigest(), md5=self._md5.hexdigest(), size=self.size)
 
 
 def iter_stream(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
-    """Yield non-empty chunks from a file object or an iterable of bytes."""
+    """Yield non-empty chunks from a file object or an iterable of bytes-like blocks.
+
+    Blocks are passed on without copying; producers must not modify a block after yielding it."""
     if hasattr(stream, "read"):
         reader = stream
         while True:
@@ -81,7 +103,7 @@ def iter_stream(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
     else:
         for block in stream:
             if block:
-                yield bytes(block)
+                yield block
 
 
 def check_key(key: str) -> str:
