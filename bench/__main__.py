@@ -247,9 +247,54 @@ def bench_search(n: int, workdir: Path, *, database_url: str | None = None, runs
     hub.close()
 
 
+def bench_web(n: int, workdir: Path, runs: int = 60) -> None:
+    """Server time of the search page and dataset pages at n datasets (in-process ASGI, no network)."""
+    import random
+
+    from fastapi.testclient import TestClient
+
+    from bench.synthetic import populate
+    from databahn.api.app import create_app
+    from databahn.config import Settings
+    from databahn.services.hub import Hub
+
+    home = workdir / f"web-home-{n}"
+    hub = Hub(Settings(home=home))
+    populate(hub, n, log=lambda m: console.print(m, style="dim"))
+    client = TestClient(create_app(hub))
+    rng = random.Random(7)
+    with hub.read() as s:
+        from sqlalchemy import text as sql_text
+
+        pids = [r[0] for r in s.execute(sql_text("SELECT pid FROM versions ORDER BY random() LIMIT 200"))]
+    pages = {
+        "search page, text": lambda: f"/search?q={rng.choice(['cycling', 'NMC811', 'diffraction LFP', 'impedance'])}",
+        "search page, facet": lambda: f"/search?facet=work_package:{rng.choice(['WP2', 'WP5', 'WP6'])}",
+        "search page, all": lambda: "/search",
+        "dataset page": lambda: f"/datasets/{rng.choice(pids)}",
+        "dataset JSON (API)": lambda: f"/api/datasets/{rng.choice(pids)}",
+    }
+    table = Table(title=f"Web pages at {n:,} datasets (server time, in-process, anonymous)")
+    for col in ("page", "p50 ms", "p99 ms"):
+        table.add_column(col, justify="right" if col != "page" else "left")
+    for label, url in pages.items():
+        client.get(url())
+        times = []
+        for _ in range(runs):
+            target = url()
+            t0 = time.perf_counter()
+            r = client.get(target, headers={"Accept": "text/html"})
+            times.append(time.perf_counter() - t0)
+            assert r.status_code == 200, (target, r.status_code)
+        times.sort()
+        table.add_row(label, f"{statistics.median(times) * 1000:.1f}", f"{times[int(0.99 * (len(times) - 1))] * 1000:.1f}")
+    console.print(table)
+    hub.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("what", nargs="*", default=["ingest", "deposits", "search"])
+    parser.add_argument("what", nargs="*", default=["ingest", "deposits", "search", "web"])
     parser.add_argument("--size-mb", type=int, nargs="*", default=[256, 1024])
     parser.add_argument("--deposits", type=int, default=200)
     parser.add_argument("--datasets", type=int, default=100_000)
@@ -265,6 +310,8 @@ def main() -> None:
             bench_deposits(args.deposits, workdir)
         if "search" in args.what:
             bench_search(args.datasets, workdir, database_url=args.database_url)
+        if "web" in args.what:
+            bench_web(args.datasets, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
