@@ -7,7 +7,6 @@ limit where there is one (ingest is compared with `cp` + fsync of the same file 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
@@ -86,10 +85,19 @@ class Server:
 
 def _token(home: Path, env: dict[str, str] | None = None) -> str:
     run_env = {**os.environ, "DATABAHN_HOME": str(home), **(env or {})}
-    subprocess.run([sys.executable, "-m", "databahn", "user", "add", "bench"], env=run_env, check=True,
-                   capture_output=True)
-    out = subprocess.run([sys.executable, "-m", "databahn", "token", "create", "bench"], env=run_env, check=True,
-                         capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "databahn", "user", "add", "bench"],
+        env=run_env,
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "databahn", "token", "create", "bench"],
+        env=run_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -134,13 +142,19 @@ def bench_ingest(sizes_mb: list[int], workdir: Path) -> None:
             _drop(workdir / "copy.bin")
             best = float("inf")
             for attempt in range(2):
-                draft = httpx.post(server.url + "/api/datasets", json={"metadata": {"title": f"ingest {size_mb} {attempt}"}},
-                                   headers=headers).json()
+                draft = httpx.post(
+                    server.url + "/api/datasets",
+                    json={"metadata": {"title": f"ingest {size_mb} {attempt}"}},
+                    headers=headers,
+                ).json()
                 with open(src, "rb") as fh:
                     t0 = time.perf_counter()
-                    r = httpx.put(f"{server.url}/api/datasets/{draft['pid']}/files/big.bin",
-                                  content=iter(lambda: fh.read(4 * 1024 * 1024), b""),
-                                  headers={**headers, "Content-Length": str(size)}, timeout=600)
+                    r = httpx.put(
+                        f"{server.url}/api/datasets/{draft['pid']}/files/big.bin",
+                        content=iter(lambda: fh.read(4 * 1024 * 1024), b""),
+                        headers={**headers, "Content-Length": str(size)},
+                        timeout=600,
+                    )
                     elapsed = time.perf_counter() - t0
                 assert r.status_code == 201, r.text
                 best = min(best, elapsed)
@@ -152,8 +166,15 @@ def bench_ingest(sizes_mb: list[int], workdir: Path) -> None:
                     blob_path.chmod(0o644)
                     blob_path.unlink()
             mb = size / 1024 / 1024
-            table.add_row(f"{size_mb} MB", f"{cp_s:.2f}", f"{mb / cp_s:.0f}", f"{best:.2f}", f"{mb / best:.0f}",
-                          f"{cp_s / best:.2f}x", f"{server.rss_peak_mb():.0f} (idle {base_rss:.0f})")
+            table.add_row(
+                f"{size_mb} MB",
+                f"{cp_s:.2f}",
+                f"{mb / cp_s:.0f}",
+                f"{best:.2f}",
+                f"{mb / best:.0f}",
+                f"{cp_s / best:.2f}x",
+                f"{server.rss_peak_mb():.0f} (idle {base_rss:.0f})",
+            )
             _drop(src)
     console.print(table)
 
@@ -169,13 +190,18 @@ def bench_deposits(count: int, workdir: Path) -> None:
     table = Table(title=f"Small-dataset deposits (1 file of 10 kB each, {count} per run)")
     for col in ("clients", "deposits/s", "p50 ms", "p99 ms"):
         table.add_column(col, justify="right")
-    meta = {"title": "small deposit", "creators": [{"name": "Bench, B."}], "description": "d", "license": "CC0-1.0"}
+    meta = {
+        "title": "small deposit",
+        "creators": [{"name": "Bench, B."}],
+        "description": "d",
+        "license": "CC0-1.0",
+    }
     with Server(home) as server:
         for clients in (1, 4):
             latencies: list[float] = []
             lock = threading.Lock()
 
-            def worker(n: int) -> None:
+            def worker(n: int, latencies: list[float] = latencies, lock: threading.Lock = lock) -> None:
                 with Client(server.url, token) as client:
                     for _ in range(n):
                         t0 = time.perf_counter()
@@ -193,9 +219,12 @@ def bench_deposits(count: int, workdir: Path) -> None:
                 t.join()
             wall = time.perf_counter() - t0
             latencies.sort()
-            table.add_row(str(clients), f"{len(latencies) / wall:.1f}",
-                          f"{statistics.median(latencies) * 1000:.0f}",
-                          f"{latencies[int(0.99 * (len(latencies) - 1))] * 1000:.0f}")
+            table.add_row(
+                str(clients),
+                f"{len(latencies) / wall:.1f}",
+                f"{statistics.median(latencies) * 1000:.0f}",
+                f"{latencies[int(0.99 * (len(latencies) - 1))] * 1000:.0f}",
+            )
     console.print(table)
 
 
@@ -222,7 +251,9 @@ def bench_search(n: int, workdir: Path, *, database_url: str | None = None, runs
     hub = Hub(Settings(home=home, database_url=database_url))
     seconds = populate(hub, n, log=lambda m: console.print(m, style="dim"))
     console.print(f"  {n:,} datasets generated and indexed in {seconds:.1f} s ({n / seconds:,.0f}/s)")
-    table = Table(title=f"Search latency at {n:,} datasets ({hub.describe()['database']}, anonymous, 20 hits + facets)")
+    table = Table(
+        title=f"Search latency at {n:,} datasets ({hub.describe()['database']}, anonymous, 20 hits + facets)"
+    )
     for col in ("query", "hits", "p50 ms", "p99 ms"):
         table.add_column(col, justify="right" if col != "query" else "left")
     all_times: list[float] = []
@@ -238,11 +269,19 @@ def bench_search(n: int, workdir: Path, *, database_url: str | None = None, runs
             total = page.total
         times.sort()
         all_times += times
-        table.add_row(label, f"{total:,}", f"{statistics.median(times) * 1000:.1f}",
-                      f"{times[int(0.99 * (len(times) - 1))] * 1000:.1f}")
+        table.add_row(
+            label,
+            f"{total:,}",
+            f"{statistics.median(times) * 1000:.1f}",
+            f"{times[int(0.99 * (len(times) - 1))] * 1000:.1f}",
+        )
     all_times.sort()
-    table.add_row("[bold]all queries[/]", "", f"[bold]{statistics.median(all_times) * 1000:.1f}[/]",
-                  f"[bold]{all_times[int(0.99 * (len(all_times) - 1))] * 1000:.1f}[/]")
+    table.add_row(
+        "[bold]all queries[/]",
+        "",
+        f"[bold]{statistics.median(all_times) * 1000:.1f}[/]",
+        f"[bold]{all_times[int(0.99 * (len(all_times) - 1))] * 1000:.1f}[/]",
+    )
     console.print(table)
     hub.close()
 
@@ -268,7 +307,9 @@ def bench_web(n: int, workdir: Path, runs: int = 60) -> None:
 
         pids = [r[0] for r in s.execute(sql_text("SELECT pid FROM versions ORDER BY random() LIMIT 200"))]
     pages = {
-        "search page, text": lambda: f"/search?q={rng.choice(['cycling', 'NMC811', 'diffraction LFP', 'impedance'])}",
+        "search page, text": lambda: (
+            f"/search?q={rng.choice(['cycling', 'NMC811', 'diffraction LFP', 'impedance'])}"
+        ),
         "search page, facet": lambda: f"/search?facet=work_package:{rng.choice(['WP2', 'WP5', 'WP6'])}",
         "search page, all": lambda: "/search",
         "dataset page": lambda: f"/datasets/{rng.choice(pids)}",
@@ -287,7 +328,11 @@ def bench_web(n: int, workdir: Path, runs: int = 60) -> None:
             times.append(time.perf_counter() - t0)
             assert r.status_code == 200, (target, r.status_code)
         times.sort()
-        table.add_row(label, f"{statistics.median(times) * 1000:.1f}", f"{times[int(0.99 * (len(times) - 1))] * 1000:.1f}")
+        table.add_row(
+            label,
+            f"{statistics.median(times) * 1000:.1f}",
+            f"{times[int(0.99 * (len(times) - 1))] * 1000:.1f}",
+        )
     console.print(table)
     hub.close()
 
@@ -299,7 +344,9 @@ def main() -> None:
     parser.add_argument("--deposits", type=int, default=200)
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--database-url", default=None, help="run the search benchmark on PostgreSQL")
-    parser.add_argument("--workdir", type=Path, default=None, help="where temp files go (same disk as the hub)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where temp files go (same disk as the hub)"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="databahn-bench-", dir=args.workdir))
     console.print(f"[dim]work dir {workdir}; {os.cpu_count()} CPUs[/]")

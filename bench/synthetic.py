@@ -18,24 +18,98 @@ from databahn.db.models import Dataset, SearchDoc, SearchFacet, User, Version
 from databahn.search.index import document_text, facet_values
 from databahn.services.hub import Hub
 
-MATERIALS = ["LFP", "NMC811", "NMC622", "LCO", "LMFP", "graphite", "silicon", "Li metal", "LNMO", "NCA",
-             "Na3V2(PO4)3", "hard carbon", "LiPF6 EC/EMC", "LiFSI", "Li6PS5Cl", "LLZO", "PEO"]
-TECHNIQUES = [("Galvanostatic cycling", "WP6"), ("Cyclic voltammetry", "WP6"),
-              ("Electrochemical impedance spectroscopy", "WP6"), ("X-ray diffraction", "WP5"),
-              ("X-ray absorption spectroscopy", "WP5"), ("X-ray photoelectron spectroscopy", "WP5"),
-              ("Density functional theory", "WP2"), ("Molecular dynamics", "WP2"),
-              ("Kinetic Monte Carlo", "WP3"), ("Continuum modelling", "WP3"),
-              ("Robotic synthesis", "WP4"), ("Bayesian optimisation", "WP10")]
-PARTNERS = ["DTU", "KIT", "CNRS", "UU", "SINTEF", "CEA", "ESRF", "ILL", "PSI", "WWU", "POLITO", "VITO",
-            "FZJ", "Chalmers", "EPFL", "TUM", "UCL", "Oxford"]
-ASPECTS = ["solid electrolyte interphase", "cathode electrolyte interphase", "electrode bulk structure",
-           "electrolyte bulk", "particle surface", "grain boundaries", "dendrite growth"]
+MATERIALS = [
+    "LFP",
+    "NMC811",
+    "NMC622",
+    "LCO",
+    "LMFP",
+    "graphite",
+    "silicon",
+    "Li metal",
+    "LNMO",
+    "NCA",
+    "Na3V2(PO4)3",
+    "hard carbon",
+    "LiPF6 EC/EMC",
+    "LiFSI",
+    "Li6PS5Cl",
+    "LLZO",
+    "PEO",
+]
+TECHNIQUES = [
+    ("Galvanostatic cycling", "WP6"),
+    ("Cyclic voltammetry", "WP6"),
+    ("Electrochemical impedance spectroscopy", "WP6"),
+    ("X-ray diffraction", "WP5"),
+    ("X-ray absorption spectroscopy", "WP5"),
+    ("X-ray photoelectron spectroscopy", "WP5"),
+    ("Density functional theory", "WP2"),
+    ("Molecular dynamics", "WP2"),
+    ("Kinetic Monte Carlo", "WP3"),
+    ("Continuum modelling", "WP3"),
+    ("Robotic synthesis", "WP4"),
+    ("Bayesian optimisation", "WP10"),
+]
+PARTNERS = [
+    "DTU",
+    "KIT",
+    "CNRS",
+    "UU",
+    "SINTEF",
+    "CEA",
+    "ESRF",
+    "ILL",
+    "PSI",
+    "WWU",
+    "POLITO",
+    "VITO",
+    "FZJ",
+    "Chalmers",
+    "EPFL",
+    "TUM",
+    "UCL",
+    "Oxford",
+]
+ASPECTS = [
+    "solid electrolyte interphase",
+    "cathode electrolyte interphase",
+    "electrode bulk structure",
+    "electrolyte bulk",
+    "particle surface",
+    "grain boundaries",
+    "dendrite growth",
+]
 LEVELS = ["raw", "processed", "analysed", "output"]
 LICENSES = ["CC-BY-4.0", "CC-BY-4.0", "CC-BY-4.0", "CC0-1.0", "CC-BY-SA-4.0", "MIT"]
-FORMATS = {"WP6": ["mpr", "csv", "ndax", "res"], "WP5": ["xy", "xrdml", "xdi", "h5"],
-           "WP2": ["cif", "xml", "traj"], "WP3": ["json", "h5"], "WP4": ["csv", "json"], "WP10": ["json", "pt"]}
-SURNAMES = ["Vegge", "Stein", "Edström", "Clark", "Castelli", "Bhowmik", "Flores", "Rennie", "Berecibar",
-            "Fichtner", "Kuhn", "Amici", "Tarascon", "Grey", "Ceder", "Persson", "Jankowski", "García"]
+FORMATS = {
+    "WP6": ["mpr", "csv", "ndax", "res"],
+    "WP5": ["xy", "xrdml", "xdi", "h5"],
+    "WP2": ["cif", "xml", "traj"],
+    "WP3": ["json", "h5"],
+    "WP4": ["csv", "json"],
+    "WP10": ["json", "pt"],
+}
+SURNAMES = [
+    "Vegge",
+    "Stein",
+    "Edström",
+    "Clark",
+    "Castelli",
+    "Bhowmik",
+    "Flores",
+    "Rennie",
+    "Berecibar",
+    "Fichtner",
+    "Kuhn",
+    "Amici",
+    "Tarascon",
+    "Grey",
+    "Ceder",
+    "Persson",
+    "Jankowski",
+    "García",
+]
 
 
 class _Files:
@@ -51,7 +125,9 @@ def make_metadata(rng: random.Random, i: int) -> tuple[dict[str, Any], list[str]
     day = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randrange(0, 1400))
     temp = rng.choice([-10, 0, 25, 45, 60])
     title = f"{technique} of {material}" + (f" with {other}" if rng.random() < 0.4 else "") + f" at {temp} °C"
-    creators = [{"name": f"{rng.choice(SURNAMES)}, {chr(65 + rng.randrange(26))}."} for _ in range(rng.randint(1, 4))]
+    creators = [
+        {"name": f"{rng.choice(SURNAMES)}, {chr(65 + rng.randrange(26))}."} for _ in range(rng.randint(1, 4))
+    ]
     meta = {
         "title": title,
         "creators": creators,
@@ -95,18 +171,42 @@ def populate(hub: Hub, n: int, *, seed: int = 42, batch: int = 2000, log: Any = 
             concept = f"b{pid[1:4]}-{pid[4:8]}"
             published = now - dt.timedelta(minutes=n - done - k)
             datasets.append({"id": i, "pid": concept, "owner_id": owner, "created": published})
-            versions.append({
-                "id": i, "dataset_id": i, "pid": f"{concept}.v1", "number": 1, "state": "published",
-                "access": "public", "metadata_only": False, "meta": meta, "extracted": {},
-                "version_label": "1.0.0", "generated_on": dt.date.fromisoformat(meta["generated_on"]),
-                "is_latest": True, "created": published, "updated": published, "published_at": published,
-            })
+            versions.append(
+                {
+                    "id": i,
+                    "dataset_id": i,
+                    "pid": f"{concept}.v1",
+                    "number": 1,
+                    "state": "published",
+                    "access": "public",
+                    "metadata_only": False,
+                    "meta": meta,
+                    "extracted": {},
+                    "version_label": "1.0.0",
+                    "generated_on": dt.date.fromisoformat(meta["generated_on"]),
+                    "is_latest": True,
+                    "created": published,
+                    "updated": published,
+                    "published_at": published,
+                }
+            )
             fake_version = type("V", (), {"access": "public", "published_at": published})()
             files = _Files(keys).files
             body = document_text(meta, files, [concept, f"{concept}.v1"], {})
-            docs.append({"version_id": i, "dataset_id": i, "published_at": published, "title_sort": meta["title"].lower()[:200],
-                         "state": "published", "access": "public", "metadata_only": False,
-                         "embargo_until": None, "owner_id": owner, "rev": 1})
+            docs.append(
+                {
+                    "version_id": i,
+                    "dataset_id": i,
+                    "published_at": published,
+                    "title_sort": meta["title"].lower()[:200],
+                    "state": "published",
+                    "access": "public",
+                    "metadata_only": False,
+                    "embargo_until": None,
+                    "owner_id": owner,
+                    "rev": 1,
+                }
+            )
             for key, value in dict.fromkeys(facet_values(meta, files, fake_version)):  # type: ignore[arg-type]
                 facets.append({"version_id": i, "key": key, "value": value})
             fts.append({"id": i, "title": meta["title"], "body": body})
