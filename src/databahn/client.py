@@ -116,7 +116,7 @@ class Client:
 
     # -- datasets ---------------------------------------------------------------------------------
     def me(self) -> dict[str, Any]:
-        return self._json("GET", "/api/me")  # type: ignore[no-any-return]
+        return self._json("GET", "/api/me")
 
     def create(
         self,
@@ -132,36 +132,36 @@ class Client:
             "metadata_only": metadata_only,
             "options": options or {},
         }
-        return self._json("POST", "/api/datasets", json=body)  # type: ignore[no-any-return]
+        return self._json("POST", "/api/datasets", json=body)
 
     def get(self, pid: str) -> dict[str, Any]:
-        return self._json("GET", f"/api/datasets/{pid}")  # type: ignore[no-any-return]
+        return self._json("GET", f"/api/datasets/{pid}")
 
     def resolve(self, identifier: str) -> dict[str, Any]:
-        return self._json("GET", "/api/resolve", params={"id": identifier})  # type: ignore[no-any-return]
+        return self._json("GET", "/api/resolve", params={"id": identifier})
 
     def update_metadata(self, pid: str, metadata: dict[str, Any]) -> dict[str, Any]:
-        return self._json("PUT", f"/api/datasets/{pid}/metadata", json=metadata)  # type: ignore[no-any-return]
+        return self._json("PUT", f"/api/datasets/{pid}/metadata", json=metadata)
 
     def set_access(self, pid: str, **changes: Any) -> dict[str, Any]:
-        return self._json("PATCH", f"/api/datasets/{pid}/access", json=changes)  # type: ignore[no-any-return]
+        return self._json("PATCH", f"/api/datasets/{pid}/access", json=changes)
 
     def publish(self, pid: str) -> dict[str, Any]:
-        return self._json("POST", f"/api/datasets/{pid}/publish")  # type: ignore[no-any-return]
+        return self._json("POST", f"/api/datasets/{pid}/publish")
 
     def new_version(self, pid: str, *, options: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {"options": options} if options else None
-        return self._json("POST", f"/api/datasets/{pid}/versions", json=body)  # type: ignore[no-any-return]
+        return self._json("POST", f"/api/datasets/{pid}/versions", json=body)
 
     def discard(self, pid: str) -> None:
         self._request("DELETE", f"/api/datasets/{pid}")
 
     def versions(self, pid: str) -> list[dict[str, Any]]:
-        return self._json("GET", f"/api/datasets/{pid}/versions")  # type: ignore[no-any-return]
+        return self._json("GET", f"/api/datasets/{pid}/versions")
 
     def add_identifier(self, pid: str, scheme: str, value: str, level: str = "version") -> dict[str, Any]:
         body = {"scheme": scheme, "value": value, "level": level}
-        return self._json("POST", f"/api/datasets/{pid}/identifiers", json=body)  # type: ignore[no-any-return]
+        return self._json("POST", f"/api/datasets/{pid}/identifiers", json=body)
 
     def search(
         self,
@@ -179,7 +179,7 @@ class Client:
         for key, values in (facets or {}).items():
             params += [("facet", f"{key}:{v}") for v in values]
         params += [(k, v) for k, v in extra.items() if v is not None]
-        return self._json("GET", "/api/search", params=params)  # type: ignore[no-any-return]
+        return self._json("GET", "/api/search", params=params)
 
     # -- files --------------------------------------------------------------------------------------
     def upload(
@@ -215,7 +215,7 @@ class Client:
                         "Content-Type": "application/octet-stream",
                     },
                 )
-            return response.json()  # type: ignore[no-any-return]
+            return response.json()
         if replace:
             try:
                 self._request("DELETE", f"/api/datasets/{pid}/files/{key}")
@@ -271,11 +271,11 @@ class Client:
                 if progress:
                     progress(int(answer["offset"]) - offset)
                 offset = int(answer["offset"])
-        return self._json("POST", f"/api/uploads/{upload_id}/complete")  # type: ignore[no-any-return]
+        return self._json("POST", f"/api/uploads/{upload_id}/complete")
 
     def add_external(self, pid: str, key: str, url: str, **info: Any) -> dict[str, Any]:
         body = {"key": key, "url": url, **info}
-        return self._json("POST", f"/api/datasets/{pid}/external", json=body)  # type: ignore[no-any-return]
+        return self._json("POST", f"/api/datasets/{pid}/external", json=body)
 
     def delete_file(self, pid: str, key: str) -> None:
         self._request("DELETE", f"/api/datasets/{pid}/files/{key}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from typing import Annotated, Any
+from collections.abc import Iterable
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -109,7 +110,9 @@ def me(hub: HubDep, principal: PrincipalDep) -> dict[str, Any]:
 
 @router.post("/datasets", status_code=201, tags=["datasets"])
 def create_dataset(body: CreateDataset, hub: HubDep, principal: PrincipalDep) -> VersionRecord:
-    return hub.datasets.create(principal, body.metadata, access=body.access, metadata_only=body.metadata_only)
+    return hub.datasets.create(
+        principal, body.metadata, access=body.access, metadata_only=body.metadata_only, options=body.options
+    )
 
 
 @router.get("/datasets/{pid}", tags=["datasets"])
@@ -190,7 +193,7 @@ async def put_file(pid: str, key: str, request: Request, hub: HubDep, principal:
             principal,
             pid,
             key,
-            chunks,
+            cast(Iterable[bytes], chunks),
             sha256=headers.get("x-checksum-sha256"),
             md5=headers.get("x-checksum-md5"),
             media_type=headers.get("content-type"),
@@ -281,7 +284,9 @@ async def upload_chunk(
     chunk_sha = request.headers.get("x-chunk-sha256")
     state = await consume_body_in_thread(
         request,
-        lambda chunks: hub.files.append_chunk(principal, upload_id, offset, chunks, chunk_sha256=chunk_sha),
+        lambda chunks: hub.files.append_chunk(
+            principal, upload_id, offset, cast(Iterable[bytes], chunks), chunk_sha256=chunk_sha
+        ),
     )
     return state.as_dict()
 

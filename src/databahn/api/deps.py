@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import queue
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from fastapi import Request
 from starlette.requests import ClientDisconnect
@@ -30,7 +30,7 @@ def get_principal(request: Request) -> Principal:
     A token that is present but bad is an error (401), never silently anonymous."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cast(Principal, cached)
     hub = get_hub(request)
     auth = request.headers.get("authorization", "")
     principal = ANONYMOUS
@@ -122,7 +122,10 @@ async def consume_body_in_thread(request: Request, fn: Callable[[Iterator[bytes 
 
     producer = asyncio.ensure_future(produce())
     try:
-        await asyncio.wait({producer, future}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {cast("asyncio.Future[object]", producer), cast("asyncio.Future[object]", future)},
+            return_when=asyncio.FIRST_COMPLETED,
+        )
         if future.done() and not producer.done():
             stop = True
             producer.cancel()

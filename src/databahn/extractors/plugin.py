@@ -19,14 +19,13 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from databahn.api.deps import get_hub, get_principal
-
 from databahn.db.models import Dataset, FileEntry, Version
 from databahn.errors import DatabahnError, NotFound
 from databahn.extractors.runner import InspectReport, convert_file, inspect_file
@@ -38,8 +37,20 @@ if TYPE_CHECKING:
     from databahn.services.hub import Hub
 
 log = logging.getLogger("databahn.extraction")
-SUMMARY_KEYS = ("extractor", "format", "technique", "technique_iri", "instrument", "software", "n_points",
-                "time_span_s", "cycle_count", "capacities", "open_format", "start_time")
+SUMMARY_KEYS = (
+    "extractor",
+    "format",
+    "technique",
+    "technique_iri",
+    "instrument",
+    "software",
+    "n_points",
+    "time_span_s",
+    "cycle_count",
+    "capacities",
+    "open_format",
+    "start_time",
+)
 
 
 def summarise(report: InspectReport) -> dict[str, Any]:
@@ -52,7 +63,8 @@ def summarise(report: InspectReport) -> dict[str, Any]:
         out["quantities"] = [{"name": q.get("name"), "unit": q.get("unit")} for q in data["quantities"][:40]]
     if data.get("structures"):
         out["structures"] = [
-            {k: s.get(k) for k in ("formula", "elements", "n_sites", "engine", "energy_ev")} for s in data["structures"][:20]
+            {k: s.get(k) for k in ("formula", "elements", "n_sites", "engine", "energy_ev")}
+            for s in data["structures"][:20]
         ]
     if data.get("quality"):
         out["quality"] = data["quality"][:20]
@@ -123,8 +135,12 @@ class ExtractionService:
     def run(self, version_pid: str, key: str, *, convert: bool = True) -> InspectReport:
         with self.hub.read() as s:
             version = s.scalar(select(Version).where(Version.pid == version_pid))
-            entry = None if version is None else s.scalar(
-                select(FileEntry).where(FileEntry.version_id == version.id, FileEntry.key == key)
+            entry = (
+                None
+                if version is None
+                else s.scalar(
+                    select(FileEntry).where(FileEntry.version_id == version.id, FileEntry.key == key)
+                )
             )
             if version is None or entry is None:
                 raise NotFound(f"{version_pid} has no file named {key!r}")
@@ -144,7 +160,9 @@ class ExtractionService:
             version = s.scalar(
                 select(Version)
                 .where(Version.pid == version_pid)
-                .options(selectinload(Version.files), selectinload(Version.dataset).selectinload(Dataset.owner))
+                .options(
+                    selectinload(Version.files), selectinload(Version.dataset).selectinload(Dataset.owner)
+                )
             )
             if version is None:
                 return
@@ -172,7 +190,9 @@ class ExtractionService:
                 derived_key = folder + out.name
                 with open(out, "rb") as fh:
                     try:
-                        self.hub.files.put(SYSTEM, version_pid, derived_key, fh, derived_from=key, replace=True)
+                        self.hub.files.put(
+                            SYSTEM, version_pid, derived_key, fh, derived_from=key, replace=True
+                        )
                     except DatabahnError as exc:  # e.g. published meanwhile
                         log.info("could not add %s to %s: %s", derived_key, version_pid, exc.detail)
         finally:
@@ -227,7 +247,7 @@ def routers() -> list[APIRouter]:
         key: str | None = Query(None, description="one file; all stored files when omitted"),
     ) -> dict[str, Any]:
         """Run extraction now on a version's files (owners and admins)."""
-        return hub.ext["extraction"].run_for_version(principal, pid, key)  # type: ignore[no-any-return]
+        return cast(dict[str, Any], hub.ext["extraction"].run_for_version(principal, pid, key))
 
     return [router]
 
@@ -250,7 +270,9 @@ def register_commands(app: "Typer") -> None:
         """What automatic extraction finds in files, without depositing them."""
         reports = [inspect_file(p, timeout_s=timeout) for p in files]
         if as_json:
-            sys.stdout.write(json.dumps([r.model_dump(mode="json", exclude_none=True) for r in reports], indent=2))
+            sys.stdout.write(
+                json.dumps([r.model_dump(mode="json", exclude_none=True) for r in reports], indent=2)
+            )
             sys.stdout.write("\n")
         else:
             table = Table("file", "format", "technique", "points", "details")
@@ -260,14 +282,18 @@ def register_commands(app: "Typer") -> None:
                     detail = ", ".join(
                         x
                         for x in (
-                            f"{res.software.name} {res.software.version or ''}".strip() if res.software else "",
+                            f"{res.software.name} {res.software.version or ''}".strip()
+                            if res.software
+                            else "",
                             f"{res.cycle_count} cycles" if res.cycle_count else "",
                             ", ".join(st.formula for st in res.structures[:3]),
                             f"{len(res.quality)} quality flag(s)" if res.quality else "",
                         )
                         if x
                     )
-                    table.add_row(r.file_name, res.format, res.technique or "", str(res.n_points or ""), detail)
+                    table.add_row(
+                        r.file_name, res.format, res.technique or "", str(res.n_points or ""), detail
+                    )
                 else:
                     table.add_row(r.file_name, "[red]—[/]", "", "", r.error or "")
             out.print(table)
@@ -300,6 +326,8 @@ def register_commands(app: "Typer") -> None:
         from databahn.client import Client
 
         with errors_as_messages(), Client(url, token) as client:
-            result = client._json("POST", f"/api/datasets/{pid}/extract", params={"key": key} if key else None)
+            result = client._json(
+                "POST", f"/api/datasets/{pid}/extract", params={"key": key} if key else None
+            )
         for k, summary in result["files"].items():
             err.print(f"{k}: {summary.get('technique') or summary.get('format') or summary.get('error')}")

@@ -264,7 +264,7 @@ class SearchIndex(ABC):
         return count
 
 
-def _fetch_int_pairs(session: Session, stmt: Select[Any]) -> np.ndarray:
+def _fetch_int_pairs(session: Session, stmt: Any) -> np.ndarray:
     """Execute a (version_id, rev) select and return an (n, 2) int64 array.
 
     The database aggregates the hits into one row (two comma-separated lists on SQLite, two arrays
@@ -317,7 +317,7 @@ class SqliteSearchIndex(SearchIndex):
         terms = ['"' + t.replace('"', '""') + '"' for t in toks]
         terms[-1] = terms[-1] + "*"
         expr = " ".join(terms)
-        stmt = (
+        stmt: Any = (
             select(
                 literal_column("rowid").label("version_id"),
                 literal_column("bm25(search_fts, 5.0, 1.0)").label("rank"),
@@ -352,8 +352,8 @@ class PostgresSearchIndex(SearchIndex):
         words = re.findall(r"\w+", query_text.lower())[:32]
         expr = " & ".join(w + ":*" for w in words) or "''"
         query = func.to_tsquery(literal_column("'english'"), expr)
-        tsv = literal_column("search_docs.tsv")
-        stmt = select(
+        tsv: Any = literal_column("search_docs.tsv")
+        stmt: Select[Any] = select(
             SearchDoc.version_id.label("version_id"),
             (-func.ts_rank_cd(tsv, query)).label("rank"),
         ).where(tsv.op("@@")(query))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import re
@@ -111,7 +112,7 @@ class UserService:
                 raise NotFound(f"no user with id {user_id}")
             return _info(user)
 
-    def list(self) -> list[UserInfo]:
+    def list(self) -> builtins.list[UserInfo]:
         with self.hub.read() as s:
             return [_info(u) for u in s.scalars(select(User).order_by(User.username))]
 
@@ -143,7 +144,7 @@ class UserService:
         username: str,
         *,
         name: str = "cli",
-        scopes: list[str] | None = None,
+        scopes: builtins.list[str] | None = None,
         expires_in_days: int | None = None,
     ) -> NewToken:
         scopes = scopes or ["*"]
