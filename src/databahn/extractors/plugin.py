@@ -132,7 +132,9 @@ class ExtractionService:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def run(self, version_pid: str, key: str, *, convert: bool = True) -> InspectReport:
+    def run(
+        self, version_pid: str, key: str, *, convert: bool = True, include_derived: bool = False
+    ) -> InspectReport:
         with self.hub.read() as s:
             version = s.scalar(select(Version).where(Version.pid == version_pid))
             entry = (
@@ -147,10 +149,19 @@ class ExtractionService:
             if entry.blob_sha256 is None:
                 raise NotFound(f"{key!r} is stored outside the hub; nothing to extract")
             blob, derived = entry.blob_sha256, entry.derived_from_key
+            if derived is not None and not include_derived:
+                # our own open-format copy: its source's extraction already describes it
+                return InspectReport(
+                    file_name=Path(key).name,
+                    size=entry.size or 0,
+                    ok=False,
+                    error=f"derived from {derived}; not extracted again",
+                )
         with self._materialise(blob, key) as path:
             report = inspect_file(path, timeout_s=self.timeout_s)
             self._store(version_pid, key, blob, report)
-            if convert and report.ok and derived is None:
+            already_standard = report.result is not None and report.result.extractor == "bdf"
+            if convert and report.ok and derived is None and not already_standard:
                 self._convert(version_pid, key, path)
         return report
 
