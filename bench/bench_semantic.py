@@ -1,6 +1,6 @@
 """Semantic search latency: a class search that expands to all subclasses vs the same search without expansion.
 
-    python bench/bench_semantic.py [--datasets N] [--share 0.3] [--source DIR] [--database-url URL] [--repeat 7]
+    python bench/bench_semantic.py [--datasets N] [--share 0.3] [--source DIR] [--database-url URL] [--repeat 15]
 
 Populates N synthetic published datasets (`bench/synthetic.py`), tags a share of them with real
 BattINFO IRIs as "term" facets (the index rows `index_facets` writes for real deposits), then times
@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -52,21 +53,26 @@ def tag(hub: Hub, svc: OntologyService, n: int, share: float, seed: int = 7) -> 
     rows = []
     for vid in range(1, n + 1):
         if rng.random() < share:
-            rows += [{"version_id": vid, "key": TERM_FACET, "value": iri} for iri in rng.sample(pool, rng.randint(1, 3))]
+            rows += [
+                {"version_id": vid, "key": TERM_FACET, "value": iri}
+                for iri in rng.sample(pool, rng.randint(1, 3))
+            ]
     with hub.write() as s:
         for start in range(0, len(rows), 20_000):
             s.execute(insert(SearchFacet), rows[start : start + 20_000])
     return len(rows)
 
 
-def timed(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    fn()  # warm: caches, facet counter, planner
-    times, hits = [], 0
+def timed(fns: list[Callable[[], int]], repeat: int) -> list[tuple[float, int]]:
+    """Median ms and hits of each function, run interleaved so machine load hits all of them alike."""
+    hits = [fn() for fn in fns]  # warm: caches, facet counter, planner
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        hits = fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), hits
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            hits[i] = fn()
+            times[i].append((time.perf_counter() - t0) * 1000)
+    return [(statistics.median(t), h) for t, h in zip(times, hits, strict=True)]
 
 
 def main() -> None:
@@ -75,8 +81,10 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--share", type=float, default=0.3, help="share of datasets tagged with terms")
     parser.add_argument("--source", type=Path, default=Path(default_source), help="ontology folder")
-    parser.add_argument("--database-url", default=None, help="e.g. postgresql://... (default: embedded SQLite)")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--database-url", default=None, help="e.g. postgresql://... (default: embedded SQLite)"
+    )
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     if not args.source.is_dir():
         sys.exit(f"no ontology at {args.source}; pass --source DIR or set DATABAHN_ONTOLOGY_DIR")
@@ -96,29 +104,40 @@ def main() -> None:
         ontology = svc.require()
         anon = Principal()
 
-        def run(query: SearchQuery) -> Callable[[], int]:
-            return lambda: hub.datasets.search(anon, query).total
+        def run(**query: Any) -> Callable[[], int]:
+            # a fresh query each time: the service adds the expanded clauses to the query it is given
+            return lambda: hub.datasets.search(anon, SearchQuery(**query)).total
 
         header = (
             f"{'class':24} {'IRIs':>5} {'hits':>7} {'plain hits':>10} "
-            f"{'semantic ms':>11} {'plain ms':>9} {'expanded ms':>11} {'ratio':>6}"
+            f"{'semantic ms':>11} {'plain ms':>9} {'expanded ms':>11} {'/plain':>7} {'/expanded':>9}"
         )
         print(header)
         ratios = []
         for label in QUERIES:
             iri = ontology.resolve(label).iri
             expanded = sorted(ontology.descendants(iri))
-            sem_ms, sem_hits = timed(run(SearchQuery(params={TERM_FACET: [label]})), args.repeat)
-            plain_ms, plain_hits = timed(run(SearchQuery(facets={TERM_FACET: [iri]})), args.repeat)
-            exp_ms, exp_hits = timed(run(SearchQuery(facets={TERM_FACET: expanded})), args.repeat)
+            (sem_ms, sem_hits), (plain_ms, plain_hits), (exp_ms, exp_hits) = timed(
+                [
+                    run(params={TERM_FACET: [label]}),
+                    run(facets={TERM_FACET: [iri]}),
+                    run(facets={TERM_FACET: expanded}),
+                ],
+                args.repeat,
+            )
             assert exp_hits == sem_hits, (label, exp_hits, sem_hits)
-            ratio = sem_ms / plain_ms
-            ratios.append(ratio)
+            ratio, same_hits = sem_ms / plain_ms, sem_ms / exp_ms
+            ratios.append((ratio, same_hits))
             print(
                 f"{label:24} {len(expanded):>5} {sem_hits:>7,} {plain_hits:>10,} "
-                f"{sem_ms:>11.1f} {plain_ms:>9.1f} {exp_ms:>11.1f} {ratio:>5.2f}x"
+                f"{sem_ms:>11.1f} {plain_ms:>9.1f} {exp_ms:>11.1f} {ratio:>6.2f}x {same_hits:>8.2f}x"
             )
-        print(f"worst ratio {max(ratios):.2f}x (target: within 1.5x of the search without expansion)")
+        print(
+            f"worst ratio vs plain {max(r for r, _ in ratios):.2f}x, vs the same hits without expansion "
+            f"{max(e for _, e in ratios):.2f}x (target: within 1.5x). A broad class matches many more "
+            "datasets than its own IRI, and counting facets over more hits is what costs; /expanded "
+            "isolates what resolving and expanding the term adds."
+        )
         hub.close()
 
 

@@ -8,6 +8,7 @@ the reader may see. Reads go through the access policy (`policy.can` / `policy.r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,7 @@ class DatasetService:
             .limit(1)
         ).first()
         if row is None:
-            raise NotFound(f"no dataset or version has the identifier {identifier!r}")
+            raise NotFound(f"no dataset or version has the identifier {identifier!r}, or you may not see it")
         dataset_id, version_id = row
         stmt = (
             select(Version)
@@ -616,7 +617,7 @@ class DatasetService:
             if not clauses:
                 names = ", ".join(sorted(query.params))
                 raise InvalidInput(f"this hub cannot search by {names} (is the ontology configured?)")
-            query.extra = [*query.extra, *clauses]
+            query = dataclasses.replace(query, extra=[*query.extra, *clauses])  # never mutate the caller's
         with self.hub.read() as s:
             result = self.hub.search_index.search(s, principal, query)
             versions = {

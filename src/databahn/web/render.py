@@ -231,3 +231,5 @@ def safe_next(target: str | None) -> str:
 templates.env.filters["filesize"] = filesize
 templates.env.filters["when"] = when
 templates.env.filters["urlquote"] = lambda s: urllib.parse.quote(str(s), safe="/")
+#: ontology IRIs shown as labels; the ontology plugin replaces this identity with the real lookup
+templates.env.filters.setdefault("term_label", lambda s: s)

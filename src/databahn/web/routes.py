@@ -11,7 +11,7 @@ import functools
 import logging
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -59,6 +59,15 @@ FACET_LABELS = {
     "resource_type": "Resource type",
 }
 STATIC_FILES = {"databahn.css": "text/css", "databahn.js": "text/javascript"}
+#: Facet keys a plugin answers through search params rather than plain filters (e.g. "term": the
+#: ontology's subclass-aware search), and how to show facet values (e.g. an IRI as its label).
+PARAM_FACETS: set[str] = set()
+FACET_VALUE_LABELS: dict[str, Callable[[Request, str], str]] = {}
+
+
+def _facet_value(request: Request, key: str, value: str) -> str:
+    show = FACET_VALUE_LABELS.get(key)
+    return show(request, value) if show else value
 
 
 def _flash(request: Request, message: str) -> None:
@@ -189,10 +198,15 @@ def search(request: Request) -> Response:
         raise InvalidInput("page must be a whole number such as 2") from None
     if sort not in SORTS:
         raise InvalidInput(f"unknown sort {sort!r}; use {', '.join(SORTS)}")
-    facets = parse_facets(chosen)
+    param_filters: dict[str, list[str]] = {}
+    for c in chosen:
+        if c.partition(":")[0] in PARAM_FACETS and c.partition(":")[2]:
+            param_filters.setdefault(c.partition(":")[0], []).append(c.partition(":")[2])
+    facets = parse_facets([c for c in chosen if c.partition(":")[0] not in param_filters])
     hub = get_hub(request)
     result = hub.datasets.search(
-        principal_of(request), SearchQuery(text=q, facets=facets, sort=sort, page=page_no, size=PAGE_SIZE)
+        principal_of(request),
+        SearchQuery(text=q, facets=facets, sort=sort, page=page_no, size=PAGE_SIZE, params=param_filters),
     )
     groups = []
     for key, values in result.facets.items():
@@ -202,14 +216,20 @@ def search(request: Request) -> Response:
             active = token in chosen
             toggled = [c for c in chosen if c != token] if active else [*chosen, token]
             entries.append(
-                {"value": value, "count": count, "active": active, "url": _search_url(q, toggled, sort)}
+                {
+                    "value": _facet_value(request, key, value),
+                    "count": count,
+                    "active": active,
+                    "url": _search_url(q, toggled, sort),
+                }
             )
         groups.append({"key": key, "label": FACET_LABELS.get(key, key), "values": entries})
     order = list(FACET_LABELS)
     groups.sort(key=lambda g: order.index(g["key"]) if g["key"] in order else 99)
     active_filters = [
         {
-            "label": f"{FACET_LABELS.get(c.partition(':')[0], c)}: {c.partition(':')[2]}",
+            "label": f"{FACET_LABELS.get(c.partition(':')[0], c)}: "
+            + _facet_value(request, c.partition(":")[0], c.partition(":")[2]),
             "url": _search_url(q, [x for x in chosen if x != c], sort),
         }
         for c in chosen
