@@ -1,0 +1,1 @@
+"""Interoperability: harvesting protocols (OAI-PMH, OPTIMADE, signposting) and publishing to trusted repositories."""
