@@ -192,9 +192,11 @@ class DatasetService:
             for v in versions
         }
 
-    def to_records(self, s: Session, versions: list[Version], principal: Principal) -> list[VersionRecord]:
+    def to_records(
+        self, s: Session, versions: list[Version], principal: Principal, *, extras: bool = True
+    ) -> list[VersionRecord]:
         idents = self._identifier_rows(s, versions)
-        return [self.to_record(s, v, principal, identifier_rows=idents[v.id]) for v in versions]
+        return [self.to_record(s, v, principal, identifier_rows=idents[v.id], extras=extras) for v in versions]
 
     def to_record(
         self,
@@ -203,7 +205,10 @@ class DatasetService:
         principal: Principal,
         *,
         identifier_rows: list[IdentifierEntry] | None = None,
+        extras: bool = True,
     ) -> VersionRecord:
+        """The read model of `version` as `principal` may see it. `extras=False` skips the plugins'
+        extra fields (provenance, access, DMP, ...): search hits list many records and show none."""
         base = self.hub.settings.base_url.rstrip("/")
         files_visible = can(principal, Action.read_files, version)
         files: list[FileRecord] = []
@@ -241,7 +246,7 @@ class DatasetService:
             )
         owner = version.dataset.owner.username if version.dataset.owner else None
         extras: dict[str, Any] = {}
-        for hook in self.hub.hooks.record_extras:
+        for hook in self.hub.hooks.record_extras if extras else ():
             extras.update(hook(s, version, principal))
         return VersionRecord(
             pid=version.pid,
@@ -631,7 +636,9 @@ class DatasetService:
                     )
                 )
             }
-            hits = self.to_records(s, [versions[i] for i in result.version_ids if i in versions], principal)
+            hits = self.to_records(
+                s, [versions[i] for i in result.version_ids if i in versions], principal, extras=False
+            )
             return SearchPage(
                 total=result.total, page=result.page, size=result.size, hits=hits, facets=result.facets
             )
