@@ -196,7 +196,9 @@ class DatasetService:
         self, s: Session, versions: list[Version], principal: Principal, *, extras: bool = True
     ) -> list[VersionRecord]:
         idents = self._identifier_rows(s, versions)
-        return [self.to_record(s, v, principal, identifier_rows=idents[v.id], extras=extras) for v in versions]
+        return [
+            self.to_record(s, v, principal, identifier_rows=idents[v.id], with_extras=extras) for v in versions
+        ]
 
     def to_record(
         self,
@@ -205,9 +207,9 @@ class DatasetService:
         principal: Principal,
         *,
         identifier_rows: list[IdentifierEntry] | None = None,
-        extras: bool = True,
+        with_extras: bool = True,
     ) -> VersionRecord:
-        """The read model of `version` as `principal` may see it. `extras=False` skips the plugins'
+        """The read model of `version` as `principal` may see it. `with_extras=False` skips the plugins'
         extra fields (provenance, access, DMP, ...): search hits list many records and show none."""
         base = self.hub.settings.base_url.rstrip("/")
         files_visible = can(principal, Action.read_files, version)
@@ -246,7 +248,7 @@ class DatasetService:
             )
         owner = version.dataset.owner.username if version.dataset.owner else None
         extras: dict[str, Any] = {}
-        for hook in self.hub.hooks.record_extras if extras else ():
+        for hook in self.hub.hooks.record_extras if with_extras else ():
             extras.update(hook(s, version, principal))
         return VersionRecord(
             pid=version.pid,
