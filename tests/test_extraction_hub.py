@@ -71,6 +71,10 @@ def test_upload_extracts_and_converts(xhub: Hub) -> None:
     assert "technique" in page.facets
     elements = dict(page.facets["element"])
     assert elements["Mn"] == 1
+    # the dataset page plots the extracted curves and summarises the structure
+    html = TestClient(create_app(xhub)).get(f"/datasets/{pid}", headers={"Accept": "text/html"}).text
+    assert "<svg" in html and "voltage" in html.lower()
+    assert "LiMnO2.cif" in html
 
 
 def test_extract_on_demand_and_cli(xhub: Hub, tmp_path: Path) -> None:
