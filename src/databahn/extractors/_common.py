@@ -56,6 +56,15 @@ def series(
     return Series(title=title, x_name=x_name, x_unit=x_unit, y_name=y_name, y_unit=y_unit, x=xs, y=ys)
 
 
+def energy_previews(energies: list[float]) -> list[Series]:
+    """The usual preview of a simulation: total energy per ionic step (nothing for a single point)."""
+    if len(energies) < 2:
+        return []
+    return [
+        series("energy per ionic step", "ionic step", None, "energy", "eV", range(len(energies)), energies)
+    ]
+
+
 def quantity(name: str, unit: str | None, values: Any, source_name: str | None = None) -> Quantity:
     arr = np.asarray(values, dtype=float)
     fin = arr[np.isfinite(arr)] if arr.size else arr

@@ -15,11 +15,11 @@ from typing import Any
 
 from databahn.extractors._common import (
     ase_module,
+    energy_previews,
     local,
     parse_xml,
     read_head,
     read_text,
-    series,
     structure_checks,
     structure_from_atoms,
     technique_iri,
@@ -110,19 +110,7 @@ class QuantumEspressoExtractor(Extractor):
             extra["calculation"] = calc.group(1)
         elif re.search(r"Band Structure Calculation|End of band structure calculation", text):
             extra["calculation"] = "nscf/bands"
-        previews = []
-        if len(scf_energies) > 1:
-            previews.append(
-                series(
-                    "energy per ionic step",
-                    "ionic step",
-                    None,
-                    "energy",
-                    "eV",
-                    range(len(scf_energies)),
-                    scf_energies,
-                )
-            )
+        previews = energy_previews(scf_energies)
         return ExtractionResult(
             archive=None,
             provenance=None,

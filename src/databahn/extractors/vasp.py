@@ -18,10 +18,10 @@ import numpy as np
 
 from databahn.extractors._common import (
     ase_module,
+    energy_previews,
     local,
     open_maybe_compressed,
     read_head,
-    series,
     structure_checks,
     structure_from_atoms,
     technique_iri,
@@ -189,19 +189,7 @@ class VaspExtractor(Extractor):
         }
         if n_kpoints is not None:
             extra["n_kpoints"] = n_kpoints
-        previews = []
-        if len(energies) > 1:
-            previews.append(
-                series(
-                    "energy per ionic step",
-                    "ionic step",
-                    None,
-                    "energy",
-                    "eV",
-                    range(len(energies)),
-                    energies,
-                )
-            )
+        previews = energy_previews(energies)
         return ExtractionResult(
             archive=None,
             provenance=None,
@@ -241,19 +229,7 @@ class VaspExtractor(Extractor):
                 )
             )
         structures = [structure_from_atoms(atoms_list[-1], "VASP", version)]
-        previews = []
-        if len(energies) > 1:
-            previews.append(
-                series(
-                    "energy per ionic step",
-                    "ionic step",
-                    None,
-                    "energy",
-                    "eV",
-                    range(len(energies)),
-                    energies,
-                )
-            )
+        previews = energy_previews(energies)
         return ExtractionResult(
             archive=None,
             provenance=None,
