@@ -36,13 +36,13 @@ def _truncate_all(hub: Hub) -> None:
     with hub.engine.begin() as conn:
         tables = [
             r[0]
-            for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-            )
+            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
             if r[0] != "alembic_version"
         ]
         if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
 
 
 @pytest.fixture(params=["embedded", pytest.param("scaleout", marks=pytest.mark.scaleout)])

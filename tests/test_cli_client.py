@@ -51,8 +51,17 @@ def test_deposit_folder_publish_get_search(env: dict[str, str], tmp_path: Path) 
         "description: Cycling of LFP cells\nwork_package: WP6\ndata_level: raw\n"
     )
     code, out, err = invoke(
-        "deposit", str(folder), "--title", "LFP cycling run 1", "--meta", str(meta),
-        "--keyword", "cycling", "--license", "CC-BY-4.0", "--publish",
+        "deposit",
+        str(folder),
+        "--title",
+        "LFP cycling run 1",
+        "--meta",
+        str(meta),
+        "--keyword",
+        "cycling",
+        "--license",
+        "CC-BY-4.0",
+        "--publish",
     )
     assert code == 0, err
     pid = out.strip().splitlines()[-1]

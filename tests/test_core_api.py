@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 
@@ -28,7 +29,9 @@ def put(api: TestClient, actor: Actor, pid: str, key: str, data: bytes, **header
 def test_deposit_publish_download(api: TestClient, alice: Actor) -> None:
     pid = create_draft(api, alice)
     data = os.urandom(300_000)
-    info = put(api, alice, pid, "raw/cell01.csv", data, **{"X-Checksum-Sha256": hashlib.sha256(data).hexdigest()})
+    info = put(
+        api, alice, pid, "raw/cell01.csv", data, **{"X-Checksum-Sha256": hashlib.sha256(data).hexdigest()}
+    )
     assert info["sha256"] == hashlib.sha256(data).hexdigest()
     assert info["md5"] == hashlib.md5(data).hexdigest()
     assert info["size"] == len(data)
@@ -57,7 +60,9 @@ def test_published_version_is_immutable(api: TestClient, alice: Actor) -> None:
     pid = create_draft(api, alice)
     put(api, alice, pid, "a.txt", b"hello")
     assert api.post(f"/api/datasets/{pid}/publish", headers=alice.headers).status_code == 200
-    r = api.put(f"/api/datasets/{pid}/metadata", json={**FULL_METADATA, "title": "changed!"}, headers=alice.headers)
+    r = api.put(
+        f"/api/datasets/{pid}/metadata", json={**FULL_METADATA, "title": "changed!"}, headers=alice.headers
+    )
     assert r.status_code == 409
     assert "new version" in r.json()["detail"]
     r = api.put(f"/api/datasets/{pid}/files/b.txt", content=b"x", headers=alice.headers)
@@ -123,15 +128,25 @@ def test_identifiers_resolve(api: TestClient, alice: Actor) -> None:
         json={"scheme": "lab", "value": "KIT-ODIN-0042", "level": "dataset"},
         headers=alice.headers,
     )
-    for ident in ("10.5281/zenodo.123456", "doi:10.5281/Zenodo.123456", "KIT-ODIN-0042", pid, pid.split(".")[0]):
+    for ident in (
+        "10.5281/zenodo.123456",
+        "doi:10.5281/Zenodo.123456",
+        "KIT-ODIN-0042",
+        pid,
+        pid.split(".")[0],
+    ):
         found = api.get("/api/resolve", params={"id": ident})
         assert found.status_code == 200, ident
         assert found.json()["pid"] == pid
     dup = api.post(
-        f"/api/datasets/{pid}/identifiers", json={"scheme": "doi", "value": "10.5281/zenodo.123456"}, headers=alice.headers
+        f"/api/datasets/{pid}/identifiers",
+        json={"scheme": "doi", "value": "10.5281/zenodo.123456"},
+        headers=alice.headers,
     )
     assert dup.status_code == 409
-    bad = api.post(f"/api/datasets/{pid}/identifiers", json={"scheme": "doi", "value": "nope"}, headers=alice.headers)
+    bad = api.post(
+        f"/api/datasets/{pid}/identifiers", json={"scheme": "doi", "value": "nope"}, headers=alice.headers
+    )
     assert bad.status_code == 422 and "not a DOI" in bad.json()["detail"]
     assert api.get("/api/resolve", params={"id": "10.9999/unknown"}).status_code == 404
 
@@ -150,7 +165,9 @@ def test_external_file(api: TestClient, alice: Actor) -> None:
     assert record["files"][0]["size"] == 2_000_000_000_000
     dl = api.get(f"/api/datasets/{pid}/files/tomography")
     assert dl.status_code == 404 and "outside the hub" in dl.json()["detail"]
-    bad = api.post(f"/api/datasets/{pid}/external", json={"key": "x", "url": "ftp:/broken"}, headers=alice.headers)
+    bad = api.post(
+        f"/api/datasets/{pid}/external", json={"key": "x", "url": "ftp:/broken"}, headers=alice.headers
+    )
     assert bad.status_code in (409, 422)
 
 
@@ -179,7 +196,13 @@ def test_bad_input_is_refused_clearly(api: TestClient, alice: Actor) -> None:
     # invalid metadata names the field and why
     r = api.post(
         "/api/datasets",
-        json={"metadata": {"title": "ok title", "license": "CC-BY-9", "creators": [{"name": "X", "orcid": "123"}]}},
+        json={
+            "metadata": {
+                "title": "ok title",
+                "license": "CC-BY-9",
+                "creators": [{"name": "X", "orcid": "123"}],
+            }
+        },
         headers=alice.headers,
     )
     assert r.status_code == 422
@@ -187,9 +210,13 @@ def test_bad_input_is_refused_clearly(api: TestClient, alice: Actor) -> None:
     fields = {e["field"]: e["message"] for e in r.json()["errors"]}
     assert "license" in fields and "SPDX" in fields["license"]
     assert "creators.0.orcid" in fields
-    r = api.post("/api/datasets", json={"metadata": {"title": "ok title", "colour": "red"}}, headers=alice.headers)
+    r = api.post(
+        "/api/datasets", json={"metadata": {"title": "ok title", "colour": "red"}}, headers=alice.headers
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "colour"
-    r = api.post("/api/datasets", json={"metadata": {"title": "ok title", "work_package": "W2"}}, headers=alice.headers)
+    r = api.post(
+        "/api/datasets", json={"metadata": {"title": "ok title", "work_package": "W2"}}, headers=alice.headers
+    )
     assert r.status_code == 422 and "WP2" in r.text
 
     pid = create_draft(api, alice)
@@ -203,7 +230,11 @@ def test_bad_input_is_refused_clearly(api: TestClient, alice: Actor) -> None:
         assert r.status_code == 422, (key, r.status_code)
         assert "file name" in r.json()["detail"]
     # checksum mismatch: refused, nothing stored
-    r = api.put(f"/api/datasets/{pid}/files/c.bin", content=b"abc", headers={**alice.headers, "X-Checksum-Sha256": "0" * 64})
+    r = api.put(
+        f"/api/datasets/{pid}/files/c.bin",
+        content=b"abc",
+        headers={**alice.headers, "X-Checksum-Sha256": "0" * 64},
+    )
     assert r.status_code == 422 and "checksum mismatch" in r.json()["detail"]
     # duplicate file name
     put(api, alice, pid, "dup.txt", b"1")
@@ -213,7 +244,9 @@ def test_bad_input_is_refused_clearly(api: TestClient, alice: Actor) -> None:
     assert [f["key"] for f in files] == ["dup.txt"]
     # writes need a token; a wrong token is 401, not anonymous
     assert api.post("/api/datasets", json={"metadata": FULL_METADATA}).status_code == 401
-    r = api.post("/api/datasets", json={"metadata": FULL_METADATA}, headers={"Authorization": "Bearer dbn_wrong"})
+    r = api.post(
+        "/api/datasets", json={"metadata": FULL_METADATA}, headers={"Authorization": "Bearer dbn_wrong"}
+    )
     assert r.status_code == 401 and "unknown API token" in r.json()["detail"]
     # unknown endpoints and methods answer problem+json, not HTML
     r = api.get("/api/nope")
@@ -230,10 +263,8 @@ def test_interrupted_upload_leaves_nothing(hub: Hub, alice: Actor) -> None:
         yield os.urandom(1024 * 1024)
         raise ConnectionAbortedError("client went away")
 
-    try:
+    with contextlib.suppress(ConnectionAbortedError):
         hub.files.put(alice.principal, pid, "big.bin", broken_stream())
-    except ConnectionAbortedError:
-        pass
     record = hub.datasets.get(alice.principal, pid)
     assert record.files == []
     assert list(hub.store.keys()) == []

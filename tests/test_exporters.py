@@ -56,7 +56,18 @@ def _schema(*parts: str) -> Path:
 # -- registry ----------------------------------------------------------------------------------
 def test_all_formats_registered_with_their_kind() -> None:
     found = exporters()
-    assert set(found) == {"datacite", "dc", "schemaorg", "ro-crate", "bagit", "bibtex", "csl", "dcat", "prov-o", "prov-json"}
+    assert set(found) == {
+        "datacite",
+        "dc",
+        "schemaorg",
+        "ro-crate",
+        "bagit",
+        "bibtex",
+        "csl",
+        "dcat",
+        "prov-o",
+        "prov-json",
+    }
     assert {n for n, e in found.items() if e.is_package} == {"ro-crate", "bagit"}
     assert get_exporter("RO-Crate").name == "ro-crate" and get_exporter("schema.org").name == "schemaorg"
 

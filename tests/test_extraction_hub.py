@@ -52,7 +52,9 @@ def test_upload_extracts_and_converts(xhub: Hub) -> None:
     derived = [f for f in record.files if f.derived_from == "raw/gcpl.mpr"]
     assert {Path(f.key).suffix for f in derived} == {".csv", ".parquet"}
     assert all(f.key.startswith("raw/") for f in derived)
-    header = b"".join(xhub.store.open(next(f for f in derived if f.key.endswith(".csv")).sha256)).split(b"\n")[0]
+    header = b"".join(xhub.store.open(next(f for f in derived if f.key.endswith(".csv")).sha256)).split(
+        b"\n"
+    )[0]
     assert b"voltage_volt" in header and b"test_time_second" in header  # BDF machine-readable names
     # the structure summary
     structure = by_key["LiMnO2.cif"].extracted["result"]["structures"][0]

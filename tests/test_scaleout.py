@@ -24,11 +24,17 @@ pytestmark = pytest.mark.scaleout
 
 
 @pytest.fixture
-def cluster(postgres_database_url: str, s3_storage_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]]:
-    settings = Settings(home=tmp_path / "admin", database_url=postgres_database_url, storage_url=s3_storage_url)
+def cluster(
+    postgres_database_url: str, s3_storage_url: str, tmp_path: Path
+) -> Iterator[tuple[list[str], str]]:
+    settings = Settings(
+        home=tmp_path / "admin", database_url=postgres_database_url, storage_url=s3_storage_url
+    )
     hub = Hub(settings)
     with hub.engine.begin() as conn:
-        names = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))]
+        names = [
+            r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        ]
         names = [n for n in names if n != "alembic_version"]
         conn.execute(text("TRUNCATE " + ", ".join(names) + " RESTART IDENTITY CASCADE"))
     hub.users.add("alice")
@@ -64,7 +70,9 @@ def cluster(postgres_database_url: str, s3_storage_url: str, tmp_path: Path) -> 
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server {url} did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                    raise RuntimeError(
+                        f"server {url} did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+                    )
                 time.sleep(0.2)
         yield urls, token
     finally:
@@ -80,8 +88,14 @@ def test_two_servers_share_database_and_bucket(cluster: tuple[list[str], str], t
     src = tmp_path / "cell.bin"
     src.write_bytes(data)
     with Client(url_a, token) as a, Client(url_b, token) as b:
-        draft = a.create({"title": "Shared across nodes", "creators": [{"name": "Doe, J"}],
-                          "description": "x", "license": "CC0-1.0"})
+        draft = a.create(
+            {
+                "title": "Shared across nodes",
+                "creators": [{"name": "Doe, J"}],
+                "description": "x",
+                "license": "CC0-1.0",
+            }
+        )
         # upload through node B in chunks, publish through node A, read through node B
         b.upload(draft["pid"], src, simple_limit=100_000, chunk_size=512 * 1024)
         a.publish(draft["pid"])
@@ -94,8 +108,14 @@ def test_two_servers_share_database_and_bucket(cluster: tuple[list[str], str], t
         # concurrent deposits spread over both nodes all land, each exactly once
         def deposit(i: int) -> str:
             client = a if i % 2 else b
-            d = client.create({"title": f"Concurrent deposit {i}", "creators": [{"name": "Doe, J"}],
-                               "description": "x", "license": "CC0-1.0"})
+            d = client.create(
+                {
+                    "title": f"Concurrent deposit {i}",
+                    "creators": [{"name": "Doe, J"}],
+                    "description": "x",
+                    "license": "CC0-1.0",
+                }
+            )
             tiny = tmp_path / f"f{i}.txt"
             tiny.write_text(f"file {i}\n")
             client.upload(d["pid"], tiny)

@@ -21,8 +21,16 @@ DATASETS = [
 def populate(hub: Hub, actor: Actor) -> list[str]:
     pids = []
     for title, wp, level, keywords, generated, ext in DATASETS:
-        meta = {**FULL_METADATA, "title": title, "description": f"About: {title}", "work_package": wp,
-                "data_level": level, "keywords": keywords, "generated_on": generated, "method": None}
+        meta = {
+            **FULL_METADATA,
+            "title": title,
+            "description": f"About: {title}",
+            "work_package": wp,
+            "data_level": level,
+            "keywords": keywords,
+            "generated_on": generated,
+            "method": None,
+        }
         pid = hub.datasets.create(actor.principal, meta).pid
         hub.files.put(actor.principal, pid, f"data.{ext}", io.BytesIO(title.encode()))
         hub.datasets.publish(actor.principal, pid)
@@ -80,7 +88,9 @@ def test_sorting_and_paging(api: TestClient, hub: Hub, alice: Actor) -> None:
     assert api.get("/api/search", params={"size": 1000}).status_code == 422
 
 
-def test_drafts_never_leak_into_results_or_counts(api: TestClient, hub: Hub, alice: Actor, bob: Actor) -> None:
+def test_drafts_never_leak_into_results_or_counts(
+    api: TestClient, hub: Hub, alice: Actor, bob: Actor
+) -> None:
     populate(hub, alice)
     secret = {**FULL_METADATA, "title": "Unpublished cycling secret", "work_package": "WP11"}
     draft = hub.datasets.create(bob.principal, secret).pid

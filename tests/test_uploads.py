@@ -13,7 +13,9 @@ from tests.conftest import FULL_METADATA, Actor
 CHUNK = 256 * 1024
 
 
-def start(api: TestClient, actor: Actor, pid: str, data: bytes, key: str = "big.bin", **extra: object) -> dict:
+def start(
+    api: TestClient, actor: Actor, pid: str, data: bytes, key: str = "big.bin", **extra: object
+) -> dict:
     body = {"key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), **extra}
     r = api.post(f"/api/datasets/{pid}/uploads", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
@@ -81,7 +83,9 @@ def test_final_checksum_mismatch_discards_upload(api: TestClient, hub: Hub, alic
     pid = hub.datasets.create(alice.principal, FULL_METADATA).pid
     data = os.urandom(CHUNK)
     r = api.post(
-        f"/api/datasets/{pid}/uploads", json={"key": "x.bin", "size": len(data), "sha256": "a" * 64}, headers=alice.headers
+        f"/api/datasets/{pid}/uploads",
+        json={"key": "x.bin", "size": len(data), "sha256": "a" * 64},
+        headers=alice.headers,
     )
     upload_id = r.json()["id"]
     assert send(api, alice, upload_id, 0, data).status_code == 200

@@ -139,12 +139,18 @@ def _samples() -> list[dict[str, Any]]:
         "DTU": {"name": "Vegge, Tejs", "affiliation": [{"name": "Technical University of Denmark"}]},
         "KIT": {"name": "Stein, Helge", "affiliation": [{"name": "Karlsruhe Institute of Technology"}]},
         "CNRS": {"name": "Edström, Kristina", "affiliation": [{"name": "Uppsala University"}]},
-        "SINTEF": {"name": "Clark, Simon", "orcid": "0000-0002-8758-6109", "affiliation": [{"name": "SINTEF"}]},
+        "SINTEF": {
+            "name": "Clark, Simon",
+            "orcid": "0000-0002-8758-6109",
+            "affiliation": [{"name": "SINTEF"}],
+        },
         "ESRF": {"name": "Rennie, Anne", "affiliation": [{"name": "ESRF"}]},
     }
-    common = {"license": "CC-BY-4.0", "language": "en", "funding": [
-        {"funder": "European Commission", "award_number": "957189", "award_title": "BIG-MAP"}
-    ]}
+    common = {
+        "license": "CC-BY-4.0",
+        "language": "en",
+        "funding": [{"funder": "European Commission", "award_number": "957189", "award_title": "BIG-MAP"}],
+    }
     return [
         {
             "metadata": {
@@ -157,7 +163,10 @@ def _samples() -> list[dict[str, Any]]:
                 "work_package": "WP6",
                 "partner": "SINTEF",
                 "interface_aspect": "Electrode–electrolyte interface",
-                "method": {"name": "Galvanostatic cycling", "protocol": "BIG-MAP SOP 6.1 formation and cycling"},
+                "method": {
+                    "name": "Galvanostatic cycling",
+                    "protocol": "BIG-MAP SOP 6.1 formation and cycling",
+                },
                 "data_level": "raw",
                 "fidelity": "laboratory coin cell",
                 "dimensionality": "1D time series",
@@ -219,7 +228,9 @@ def _samples() -> list[dict[str, Any]]:
                 "generated_on": "2024-02-08",
             },
             "files": {"NMC811_NiK_pristine.xdi": _xas_xdi(rng)},
-            "external": [("operando_series", "https://doi.org/10.15151/ESRF-ES-000000000", 2_100_000_000_000)],
+            "external": [
+                ("operando_series", "https://doi.org/10.15151/ESRF-ES-000000000", 2_100_000_000_000)
+            ],
         },
         {
             "metadata": {
@@ -300,7 +311,9 @@ def load_demo(hub: Hub, progress: Callable[[str], None] | None = None) -> dict[s
         admin = s.scalar(select(User).where(User.username == ADMIN))
     if admin is None:
         password = secrets.token_urlsafe(12)
-        hub.users.add(ADMIN, name="Demo Administrator", email="admin@example.org", is_admin=True, password=password)
+        hub.users.add(
+            ADMIN, name="Demo Administrator", email="admin@example.org", is_admin=True, password=password
+        )
         password_file.write_text(password)
         password_file.chmod(0o600)
     password = password_file.read_text().strip() if password_file.exists() else "(unchanged)"
@@ -325,7 +338,9 @@ def load_demo(hub: Hub, progress: Callable[[str], None] | None = None) -> dict[s
         if first:
             draft = hub.datasets.new_version(principal, first[0].concept_pid)
             rng = np.random.default_rng(7)
-            hub.files.put(principal, draft.pid, "cycling/LFP_graphite_cell02.bdf.csv", io.BytesIO(_cycling_csv(rng)))
+            hub.files.put(
+                principal, draft.pid, "cycling/LFP_graphite_cell02.bdf.csv", io.BytesIO(_cycling_csv(rng))
+            )
             meta = draft.metadata.model_dump(mode="json", exclude_none=True)
             meta["description"] += " Version 2 adds a second cell."
             hub.datasets.update_metadata(principal, draft.pid, meta)

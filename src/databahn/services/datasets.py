@@ -197,7 +197,8 @@ class DatasetService:
     ) -> list[VersionRecord]:
         idents = self._identifier_rows(s, versions)
         return [
-            self.to_record(s, v, principal, identifier_rows=idents[v.id], with_extras=extras) for v in versions
+            self.to_record(s, v, principal, identifier_rows=idents[v.id], with_extras=extras)
+            for v in versions
         ]
 
     def to_record(

@@ -113,8 +113,8 @@ def _extracted_per_file(record: VersionRecord) -> list[tuple[str, dict[str, Any]
     for f in record.files:
         if isinstance(f.extracted, dict) and f.extracted:
             # the hub stores the extraction report; its findings sit under "result"
-            info = f.extracted.get("result") if isinstance(f.extracted.get("result"), dict) else f.extracted
-            out.append((f.key, info))
+            result = f.extracted.get("result")
+            out.append((f.key, result if isinstance(result, dict) else f.extracted))
     for key, info in (record.extracted or {}).items():
         if isinstance(info, dict) and not any(k == key for k, _ in out):
             out.append((str(key), info))

@@ -52,6 +52,8 @@ def render_panels(panels: list[Callable[[Request, Any], Any]], request: Request,
         if html:
             out.append(html)
     return out
+
+
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
